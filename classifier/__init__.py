@@ -1,0 +1,1 @@
+"""Classifier: taxonomy, labels, rules, the trained model, the LLM stage and evaluation."""

@@ -1,0 +1,115 @@
+"""`stackatlas classifier train|eval`: train and save the model, or score it against gold labels."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from classifier.evaluate import EvalReport, evaluate, remove_gold
+from classifier.labels import LabeledRepo, load_seed_labels, read_labels, read_labels_files
+from classifier.model import train_model
+from stackatlas.errors import ConfigError
+from stackatlas.settings import get_settings
+
+log = logging.getLogger(__name__)
+console = Console()
+
+app = typer.Typer(help="Train and evaluate the classifier.", no_args_is_help=True)
+
+LabelFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--labels", "--train", help="Labels file (TSV); repeat for several."),
+]
+SeedsOption = Annotated[
+    bool, typer.Option("--seeds/--no-seeds", help="Also train on the bundled seed labels.")
+]
+
+
+def training_labels(files: list[Path] | None, seeds: bool) -> list[LabeledRepo]:
+    """Seed labels (unless switched off) plus the given files; later files win on a clash."""
+    by_name = {label.full_name.lower(): label for label in (load_seed_labels() if seeds else [])}
+    for label in read_labels_files(files or []):
+        by_name[label.full_name.lower()] = label
+    if not by_name:
+        raise ConfigError("no training labels", "pass --train FILE or keep --seeds")
+    return list(by_name.values())
+
+
+@app.command("train")
+def train(
+    labels: LabelFiles = None,
+    seeds: SeedsOption = True,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Models folder (default <data_dir>/models).")
+    ] = None,
+) -> None:
+    """Train the classifier on labels files (and the seed labels) and save the artifact."""
+    training = training_labels(labels, seeds)
+    model = train_model(training)
+    folder = model.save(out or get_settings().data_dir / "models")
+    console.print(f"model [bold]{model.version}[/] saved to {folder}")
+    counts = model.metadata["label_counts"]
+    table = Table("category", "labels")
+    for category, count in counts.items():
+        table.add_row(category, str(count))
+    console.print(table)
+    console.print(f"{len(training)} labels; is-AI stage: {'yes' if model.ai_stage else 'no'}")
+
+
+def _refiner(training: list[LabeledRepo]) -> Any:
+    try:
+        from classifier.llm import LLMRefiner
+        from classifier.llm_cache import InMemoryLLMCache
+    except ImportError as exc:
+        raise ConfigError(f"the LLM stage is not available ({exc})",
+                          "run without --llm or install the LLM stage") from None
+    refiner = LLMRefiner.from_settings(get_settings(), training, InMemoryLLMCache())
+    if refiner is None:
+        raise ConfigError("--llm needs an LLM endpoint", "set STACKATLAS_LLM_URL (.env.example)")
+    return refiner
+
+
+def _print_report(report: EvalReport) -> None:
+    console.print(f"removed {report.removed_from_training} gold repositories from training "
+                  f"({report.training} training labels left); gold: {report.gold}")
+    summary = Table("measure", "value")
+    for name in ("layer_accuracy", "category_accuracy", "macro_f1", "ai_precision", "ai_recall",
+                 "llm_share"):
+        summary.add_row(name.replace("_", " "), f"{getattr(report, name):.3f}")
+    summary.add_row("llm requests", str(report.llm_requests))
+    summary.add_row("llm tokens", str(report.llm_tokens))
+    summary.add_row("repos per second", f"{report.repos_per_second:,.0f}")
+    summary.add_row("model version", report.model_version)
+    console.print(summary)
+    confusion = Table("gold \\ predicted", *report.confusion_labels,
+                      title="confusion matrix (rows: gold)")
+    for label, row in zip(report.confusion_labels, report.confusion, strict=True):
+        confusion.add_row(label, *(str(n) for n in row))
+    console.print(confusion)
+
+
+@app.command("eval")
+def eval_command(
+    gold: Annotated[Path, typer.Option("--gold", help="Gold labels file (TSV).")],
+    train: Annotated[
+        list[Path] | None, typer.Option("--train", help="Training labels file; repeatable.")
+    ] = None,
+    seeds: SeedsOption = True,
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Refine with the LLM stage.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """Train on the training labels minus the gold rows, predict the gold rows and score them."""
+    gold_labels = read_labels(gold)
+    training = training_labels(train, seeds)
+    # The LLM's few-shot examples must not include gold rows either.
+    refiner = _refiner(remove_gold(training, gold_labels)[0]) if llm else None
+    report = evaluate(gold_labels, training, refiner)
+    _print_report(report)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))

@@ -1,0 +1,130 @@
+"""Turning RepoText into the columns the trained model reads, and the vectoriser over them.
+
+Columns: ``text`` (description, split repository and owner names, topics, README excerpt),
+``name`` (raw ``name owner`` for character n-grams), ``meta`` (tokens for language, owner,
+topics and the domain-lexicon hits) and ``short`` (split names and description only: the view of
+the "is AI" stage, which must judge a bare ranking row without topics or README the same way as a
+crawled repository). ``label_source`` is never a feature: repositories met in
+production have none. Creation year and stars are left out on purpose: the labels files fill them
+for some sources only (the AI-or-not file has no dates, the seeds neither), so the model would
+learn "has a date ⇒ AI" and call every crawled repository AI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifier.labels import RepoText
+
+README_EXCERPT_CHARS = 1500
+TEXT, NAME, META, SHORT = 0, 1, 2, 3
+
+# Phrases an AI engineer reads as strong hints of one category; the model learns their weight.
+LEXICON: dict[str, tuple[str, ...]] = {
+    "serving": (r"inference (server|engine|serving)", r"serving", r"deploy", r"gateway",
+                r"proxy", r"load balanc", r"kubernetes", r"\bgpus?\b.*(cluster|orchestrat)"),
+    "vector": (r"vector (database|db|search|store)", r"nearest neighbo", r"\bann\b",
+               r"similarity search", r"embeddings? (store|database)"),
+    "observe": (r"observability", r"monitoring", r"tracing", r"experiment track", r"\blogg"),
+    "finetune": (r"fine-?tun", r"\blora\b", r"\brlhf\b", r"\bsft\b", r"\bdpo\b", r"\bgrpo\b",
+                 r"pre-?train", r"training"),
+    "optimise": (r"quantiz", r"quantis", r"kernel", r"compiler", r"\bcuda\b", r"low-bit",
+                 r"\bint[48]\b", r"sparsit", r"distill"),
+    "dataset": (r"dataset", r"data (labell?ing|annotation|generation|cleaning)", r"synthetic data"),
+    "model_release": (r"\bofficial (code|implementation|repo)", r"\bweights\b", r"checkpoints?",
+                      r"model card", r"we (release|present|introduce)", r"\bbillion\b",
+                      r"\b\d+(\.\d+)?b\b", r"technical report"),
+    "agent_dev": (r"framework", r"\bsdk\b", r"library", r"toolkit", r"\bmcp\b", r"\brag\b",
+                  r"retrieval", r"prompt", r"structured output", r"function call", r"memory"),
+    "app": (r"assistant", r"\bapp\b", r"desktop", r"chrome extension", r"\bbot\b",
+            r"for (you|everyone|teams)", r"\bself-hosted\b", r"\bui\b", r"client"),
+    "teach": (r"course", r"tutorial", r"lessons?", r"book", r"notebooks?", r"roadmap",
+              r"interview", r"learn", r"guide", r"from scratch", r"examples"),
+    "curated": (r"\bawesome\b", r"curated", r"collection of", r"list of", r"resources"),
+    "ai": (r"\bai\b", r"\bllms?\b", r"\bgpt", r"machine learning", r"deep learning", r"neural",
+           r"language models?", r"diffusion", r"\bagents?\b", r"chatgpt", r"claude", r"openai",
+           r"transformer", r"\bnlp\b", r"computer vision", r"generative", r"pytorch",
+           r"tensorflow", r"embedding", r"ollama", r"llama", r"gemini", r"copilot"),
+}
+_LEXICON_PATTERNS = {
+    key: re.compile("|".join(f"(?:{p})" for p in patterns)) for key, patterns in LEXICON.items()
+}
+
+
+def split_identifier(identifier: str) -> str:
+    """'AutoGPT-Plugins_v2' → 'auto gpt plugins v2' (camel case, dashes, underscores)."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", identifier)
+    spaced = re.sub(r"([A-Za-z])(\d)", r"\1 \2", spaced)
+    return re.sub(r"[^0-9A-Za-z\u0080-\uffff]+", " ", spaced).strip().lower()
+
+
+def _lexicon_tokens(text: str) -> list[str]:
+    lowered = text.lower()
+    return [f"lex_{key}" for key, pattern in _LEXICON_PATTERNS.items() if pattern.search(lowered)]
+
+
+def _text_column(repo: RepoText) -> str:
+    parts = [
+        repo.description,
+        split_identifier(repo.name),
+        split_identifier(repo.owner),
+        " ".join(topic.replace("-", " ") for topic in repo.topics),
+        repo.readme[:README_EXCERPT_CHARS],
+    ]
+    return " ".join(part for part in parts if part)
+
+
+def _meta_column(repo: RepoText, text: str) -> str:
+    tokens = [
+        f"lang_{(repo.language or 'unknown').replace(' ', '_').lower()}",
+        f"owner_{repo.owner.lower()}",
+        *(f"topic_{topic.lower()}" for topic in repo.topics),
+        *_lexicon_tokens(text),
+    ]
+    return " ".join(tokens)
+
+
+def _short_column(repo: RepoText) -> str:
+    return " ".join([split_identifier(repo.name), split_identifier(repo.owner), repo.description])
+
+
+def feature_columns(repos: Sequence[RepoText]) -> np.ndarray:
+    """An (n, 4) object array: text, name, meta and short text for each repository."""
+    rows = []
+    for repo in repos:
+        text = _text_column(repo)
+        rows.append((text, f"{repo.name} {repo.owner}", _meta_column(repo, text),
+                     _short_column(repo)))
+    return np.array(rows, dtype=object).reshape(len(rows), 4)
+
+
+def build_vectoriser() -> ColumnTransformer:
+    """Word 1–2-grams and character 2–5-grams of the text, name n-grams and meta tokens."""
+    return ColumnTransformer(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), TEXT),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                      min_df=2), TEXT),
+            ("name", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+             NAME),
+            ("meta", TfidfVectorizer(token_pattern=r"\S+", lowercase=False), META),
+        ],
+        sparse_threshold=1.0,
+    )
+
+
+def build_ai_vectoriser() -> ColumnTransformer:
+    """Word 1–2-grams and character 2–5-grams of the short text, for the "is AI" stage."""
+    return ColumnTransformer(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), SHORT),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                      min_df=2), SHORT),
+        ],
+        sparse_threshold=1.0,
+    )

@@ -1,0 +1,204 @@
+"""Classifying the warehouse: label every repository without an up-to-date machine label.
+
+A label is up to date when it was given for the repository's current text (text hash), by the
+current model version under the current taxonomy version. Anything else is reclassified; earlier
+labels stay in the history. Human labels are never replaced, and they train the next model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from classifier import taxonomy
+from classifier.labels import LabeledRepo, RepoText, load_seed_labels
+from classifier.model import Prediction, TrainedModel, load_model, train_model
+from stackatlas.errors import ConfigError
+from stackatlas.settings import Settings
+from warehouse.db import fetch_dicts
+from warehouse.labels import LabelRecord, human_labels, insert_labels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClassifyResult:
+    model_version: str
+    candidates: int = 0
+    labelled: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    llm_requests: int = 0
+    llm_tokens: int = 0
+    llm_fallbacks: int = 0
+    retrained: bool = False
+
+    def summary_line(self) -> str:
+        methods = ", ".join(f"{m} {n}" for m, n in sorted(self.by_method.items())) or "none"
+        return (
+            f"{self.labelled} of {self.candidates} repositories labelled ({methods}); "
+            f"model {self.model_version}{' (retrained)' if self.retrained else ''}; "
+            f"LLM requests {self.llm_requests}, tokens {self.llm_tokens}, "
+            f"fallbacks {self.llm_fallbacks}"
+        )
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models"
+
+
+def training_labels(con: duckdb.DuckDBPyConnection) -> list[LabeledRepo]:
+    """Seed labels plus every human override in the warehouse (overrides win on a clash)."""
+    by_name = {label.full_name.lower(): label for label in load_seed_labels()}
+    for row in human_labels(con):
+        label = LabeledRepo(
+            full_name=row["full_name"],
+            description=row["description"] or "",
+            language=row["language"] or "",
+            topics=list(row["topics"] or []),
+            readme=row["readme_excerpt"] or "",
+            stars=row["stars"],
+            created_at=str(row["created_at"] or "")[:10],
+            layer=row["layer"],
+            category=row["category"],
+            subcategory=row["subcategory"] or "",
+            source="human-override",
+        )
+        by_name[label.full_name.lower()] = label
+    return list(by_name.values())
+
+
+def current_model(
+    con: duckdb.DuckDBPyConnection, settings: Settings, *, retrain: bool = False
+) -> tuple[TrainedModel, bool]:
+    """The saved model if it was trained on today's training labels; else train and save one."""
+    labels = training_labels(con)
+    directory = models_dir(settings)
+    if not retrain:
+        model = load_model(directory)
+        if model is not None and model.trained_on(labels):
+            return model, False
+    model = train_model(labels)
+    model.save(directory)
+    log.info("trained model %s on %d labels", model.version, len(labels))
+    return model, True
+
+
+def stale_repositories(
+    con: duckdb.DuckDBPyConnection, model_version: str
+) -> list[dict[str, Any]]:
+    """Active repositories whose newest machine label is missing or out of date."""
+    return fetch_dicts(
+        con,
+        """
+        WITH machine AS (
+            SELECT * FROM (
+                SELECT *, row_number() OVER (
+                    PARTITION BY repo_id ORDER BY created_at DESC, id DESC) AS rn
+                FROM classifications WHERE method IN ('model', 'rules', 'llm')
+            ) WHERE rn = 1
+        )
+        SELECT r.id, r.full_name, r.description, r.language, r.topics, r.stars,
+               r.created_at, r.readme_excerpt, r.text_hash
+        FROM repositories r LEFT JOIN machine m ON m.repo_id = r.id
+        WHERE r.status = 'active' AND (
+            m.repo_id IS NULL OR m.text_hash IS DISTINCT FROM r.text_hash
+            OR m.taxonomy_version <> $taxonomy
+            OR (m.method <> 'llm' AND m.model_version IS DISTINCT FROM $model)
+        )
+        ORDER BY r.id
+        """,
+        {"taxonomy": taxonomy.TAXONOMY_VERSION, "model": model_version},
+    )
+
+
+def as_text(row: dict[str, Any]) -> RepoText:
+    return RepoText(
+        full_name=row["full_name"],
+        description=row["description"] or "",
+        language=row["language"] or "",
+        topics=list(row["topics"] or []),
+        readme=row["readme_excerpt"] or "",
+        stars=row["stars"],
+        created_at=str(row["created_at"] or "")[:10],
+    )
+
+
+def classify_repositories(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    use_llm: bool | None = None,
+    retrain: bool = False,
+    at: datetime | None = None,
+) -> ClassifyResult:
+    """Label the repositories that need it, record the run and return what it did and cost."""
+    model, retrained = current_model(con, settings, retrain=retrain)
+    rows = stale_repositories(con, model.version)
+    result = ClassifyResult(model.version, candidates=len(rows), retrained=retrained)
+    if not rows:
+        return result
+    texts = [as_text(row) for row in rows]
+    predictions = model.predict(texts)
+    refiner = _refiner(con, settings, use_llm)
+    if refiner is not None:
+        with refiner:
+            predictions, stats = refiner.refine(texts, predictions)
+        result.llm_requests, result.llm_tokens = stats.requests, stats.total_tokens
+        result.llm_fallbacks = stats.fallbacks
+    when = at or datetime.now()
+    labels = [_label(row, p, when) for row, p in zip(rows, predictions, strict=True)]
+    result.labelled = insert_labels(con, labels)
+    for label in labels:
+        result.by_method[label.method] = result.by_method.get(label.method, 0) + 1
+    _record_run(con, result, at or datetime.now())
+    return result
+
+
+def _refiner(con: duckdb.DuckDBPyConnection, settings: Settings, use_llm: bool | None) -> Any:
+    if use_llm is False or (use_llm is None and not settings.llm_url):
+        return None
+    from classifier.llm import LLMRefiner
+    from classifier.llm_cache import DuckDBLLMCache
+
+    examples = training_labels(con)
+    refiner = LLMRefiner.from_settings(settings, examples, DuckDBLLMCache(con))
+    if refiner is None and use_llm:
+        raise ConfigError("--llm needs an LLM endpoint", "set STACKATLAS_LLM_URL (.env.example)")
+    return refiner
+
+
+def _label(row: dict[str, Any], prediction: Prediction, at: datetime) -> LabelRecord:
+    return LabelRecord(
+        repo_id=row["id"],
+        layer=prediction.layer,
+        category=prediction.category,
+        subcategory=prediction.subcategory or None,
+        confidence=prediction.confidence,
+        method=prediction.method,
+        model_version=prediction.model_version,
+        prompt_version=getattr(prediction, "prompt_version", None),
+        taxonomy_version=taxonomy.TAXONOMY_VERSION,
+        rationale=prediction.rationale,
+        text_hash=row["text_hash"],
+        flags=getattr(prediction, "flags", None),
+        created_at=at,
+    )
+
+
+def _record_run(con: duckdb.DuckDBPyConnection, result: ClassifyResult, at: datetime) -> None:
+    query = "SELECT coalesce(max(id), 0) + 1 FROM classification_runs"
+    (next_id,) = con.execute(query).fetchall()[0]
+    con.execute(
+        """
+        INSERT INTO classification_runs (id, started_at, finished_at, model_version,
+            taxonomy_version, repos_classified, llm_requests, llm_tokens, llm_failures)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [next_id, at, datetime.now(), result.model_version, taxonomy.TAXONOMY_VERSION,
+         result.labelled, result.llm_requests, result.llm_tokens, result.llm_fallbacks],
+    )

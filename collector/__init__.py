@@ -1,0 +1,1 @@
+"""Collector: crawls GitHub (or the replay server) into the warehouse."""

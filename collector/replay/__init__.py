@@ -1,0 +1,33 @@
+"""A faithful local stand-in for GitHub's REST API, serving a snapshot file.
+
+Public API::
+
+    from collector.replay import (
+        SnapshotRepo, Snapshot, load_snapshot, write_snapshot,
+        parse_query, search_repos, QueryError,
+        FaultConfig, RateLimitConfig, ReplayServer, ReplayStats, create_app, serve_replay,
+    )
+"""
+
+from collector.replay.faults import FaultConfig
+from collector.replay.query import QueryError, SearchQuery, parse_query, search_repos
+from collector.replay.ratelimit import RateLimitConfig
+from collector.replay.server import ReplayServer, ReplayStats, create_app, serve_replay
+from collector.replay.snapshot import Snapshot, SnapshotRepo, load_snapshot, write_snapshot
+
+__all__ = [
+    "FaultConfig",
+    "QueryError",
+    "RateLimitConfig",
+    "ReplayServer",
+    "ReplayStats",
+    "SearchQuery",
+    "Snapshot",
+    "SnapshotRepo",
+    "create_app",
+    "load_snapshot",
+    "parse_query",
+    "search_repos",
+    "serve_replay",
+    "write_snapshot",
+]

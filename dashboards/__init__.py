@@ -1,0 +1,1 @@
+"""Dashboards: Altair charts of the warehouse and the offline dashboard page."""

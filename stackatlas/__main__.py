@@ -1,0 +1,3 @@
+from stackatlas.cli import main
+
+main()

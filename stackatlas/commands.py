@@ -1,0 +1,211 @@
+"""The commands of each stage, registered on the `stackatlas` app.
+
+Each command parses options, calls the stage's function and presents the result; the work itself
+lives in the stage packages so that the scheduler and the API call the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from classifier.cli import app as classifier_app
+from collector.cli import crawl
+from stackatlas.cli import DbOption, app, console, label_app, settings_for
+
+app.command("crawl", help="Crawl GitHub's search API into the warehouse.")(crawl)
+app.add_typer(classifier_app, name="classifier", help="Train and evaluate the classifier.")
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="TSV file to write.")] = Path(
+        "data/sample_snapshot.tsv"
+    ),
+    n: Annotated[int, typer.Option("--n", min=10, help="Number of repositories.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file.")] = 7,
+) -> None:
+    """Generate the project's own sample snapshot (deterministic, no ../shared needed)."""
+    from collector.sample import write_sample
+
+    write_sample(out, n=n, seed=seed)
+    console.print(f"wrote {n} repositories to {out}")
+
+
+@app.command()
+def replay(
+    snapshot: Annotated[Path, typer.Option(help="Snapshot TSV to serve.")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8700,
+) -> None:
+    """Serve a snapshot on 127.0.0.1 with GitHub's REST shapes and rate limits (Ctrl-C stops)."""
+    from collector.replay.server import serve_replay
+
+    serve_replay(snapshot, port)
+
+
+@app.command()
+def classify(
+    db: DbOption = None,
+    llm: Annotated[
+        bool | None,
+        typer.Option("--llm/--no-llm", help="Ask the LLM when unsure (default: when LLM URL set)."),
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Retrain the model (seed + human labels) before classifying.")
+    ] = False,
+) -> None:
+    """Label every repository that has no up-to-date label (new text, model or taxonomy)."""
+    from classifier.service import classify_repositories
+    from warehouse.db import connect
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        result = classify_repositories(con, settings, use_llm=llm, retrain=retrain)
+    finally:
+        con.close()
+    console.print(result.summary_line())
+
+
+@label_app.command("set")
+def label_set(
+    repository: Annotated[str, typer.Argument(help="OWNER/NAME of the repository.")],
+    category: Annotated[str, typer.Argument(help="Category from the taxonomy.")],
+    subcategory: Annotated[str | None, typer.Option(help="Subcategory.")] = None,
+    note: Annotated[str | None, typer.Option(help="Why; kept in the history.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Give a repository a human label; it wins over every machine label and is kept in history."""
+    from classifier.overrides import set_human_label
+    from warehouse.db import connect
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        label = set_human_label(con, repository, category, subcategory, note)
+    finally:
+        con.close()
+    console.print(f"{repository}: {label['layer']} / {label['category']} (human)")
+
+
+@label_app.command("history")
+def label_history_command(
+    repository: Annotated[str, typer.Argument(help="OWNER/NAME of the repository.")],
+    db: DbOption = None,
+) -> None:
+    """Every label the repository has had, oldest first."""
+    from rich.table import Table
+
+    from classifier.overrides import repository_or_error
+    from warehouse.db import connect
+    from warehouse.labels import label_history
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        repo = repository_or_error(con, repository)
+        rows = label_history(con, repo["id"])
+    finally:
+        con.close()
+    table = Table("time", "method", "category", "subcategory", "confidence", "version", "why")
+    for row in rows:
+        confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
+        version = row["model_version"] or row["prompt_version"] or ""
+        why = row["note"] or row["rationale"] or ""
+        table.add_row(
+            str(row["created_at"])[:19], row["method"], row["category"],
+            row["subcategory"] or "", confidence, version, why,
+        )
+    console.print(table)
+
+
+@app.command()
+def counts(
+    db: DbOption = None,
+    layer: Annotated[str | None, typer.Option(help="Only this layer.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the series to this CSV file.")] = None,
+) -> None:
+    """Cumulative repositories per creation month and category."""
+    from warehouse.counts import monthly_counts
+    from warehouse.db import connect
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        frame = monthly_counts(con, layer=layer, category=category)
+    finally:
+        con.close()
+    if csv is not None:
+        frame.write_csv(csv)
+        console.print(f"wrote {frame.height} rows to {csv}")
+    else:
+        console.print(frame.filter(frame["month"] == frame["month"].max()))
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+) -> None:
+    """Serve the REST API and the dashboard (default http://127.0.0.1:8000)."""
+    from api.server import serve as serve_api
+
+    serve_api(settings_for(db, host=host, port=port))
+
+
+@app.command()
+def demo(
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Snapshot TSV (default: the bundled generated sample).")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Database (default: data/demo.duckdb).")
+    ] = None,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve API and dashboard afterwards.")
+    ] = True,
+    port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
+    fake_llm: Annotated[
+        bool, typer.Option(help="Run the LLM stage against the bundled fake LLM server.")
+    ] = False,
+) -> None:
+    """Offline demo: replay GitHub locally, crawl, classify, count, then serve."""
+    from stackatlas.demo import run_demo
+
+    run_demo(
+        settings_for(None, port=port), snapshot=snapshot, db=db,
+        serve_after=serve_after, fake_llm=fake_llm,
+    )
+
+
+@app.command()
+def run(
+    db: DbOption = None,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve API and dashboard afterwards.")
+    ] = True,
+) -> None:
+    """The main job: a real crawl when GITHUB_TOKEN is set, the offline demo otherwise."""
+    from stackatlas.demo import run_demo
+    from stackatlas.pipeline import run_live
+
+    settings = settings_for(db)
+    if settings.github_token is None:
+        console.print("GITHUB_TOKEN is not set: running the offline demo (see README).")
+        run_demo(settings, snapshot=None, db=db, serve_after=serve_after, fake_llm=False)
+    else:
+        run_live(settings, serve_after=serve_after)
+
+
+@app.command("fake-llm")
+def fake_llm_command(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8800,
+) -> None:
+    """Serve the fake OpenAI-compatible LLM used by tests and the offline demo."""
+    from classifier.fake_llm import serve_fake_llm
+
+    serve_fake_llm(port)

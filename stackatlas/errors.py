@@ -1,0 +1,81 @@
+"""The one error hierarchy of stackatlas.
+
+Every error carries a message (what failed) and a hint (what to do next). The CLI prints both on
+one line and exits non-zero; the API turns them into one JSON error shape.
+"""
+
+from __future__ import annotations
+
+
+class StackatlasError(Exception):
+    """Base class: something failed that the user can act on."""
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+class ConfigError(StackatlasError):
+    """A setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class DatabaseError(StackatlasError):
+    """The warehouse cannot be opened, migrated or written."""
+
+
+class DatabaseLockedError(DatabaseError):
+    """Another process holds the DuckDB file for writing."""
+
+
+class SnapshotError(StackatlasError):
+    """A snapshot file is missing or malformed."""
+
+    exit_code = 2
+
+
+class GitHubError(StackatlasError):
+    """GitHub (or the replay server) answered with an error we cannot retry past."""
+
+    http_status = 502
+
+
+class RateLimitError(GitHubError):
+    """A rate limit would be broken, or the wait for it exceeds what the caller allows."""
+
+
+class LLMError(StackatlasError):
+    """The LLM endpoint is unreachable, failed, or answered something unusable."""
+
+    http_status = 502
+
+
+class BudgetExhaustedError(LLMError):
+    """The per-run LLM budget (requests or tokens) is spent."""
+
+
+class LabelsFileError(StackatlasError):
+    """A labels file is malformed or names a category outside the taxonomy."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class NotFoundError(StackatlasError):
+    """A requested repository or resource does not exist."""
+
+    http_status = 404
+
+
+class AuthError(StackatlasError):
+    """A request lacks valid credentials (for example the API key of a write endpoint)."""
+
+    http_status = 401

@@ -1,0 +1,59 @@
+"""The whole job, crawl → classify → count, as one function the CLI, demo and scheduler share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from classifier.service import ClassifyResult, classify_repositories
+from collector.crawl import CrawlResult, run_crawl
+from stackatlas.settings import Settings
+from warehouse.counts import category_summary
+from warehouse.db import connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineResult:
+    crawl: CrawlResult
+    classify: ClassifyResult
+    summary: pl.DataFrame
+
+
+def run_pipeline(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    all_500: bool = False,
+    progress: bool = True,
+    use_llm: bool | None = None,
+    **crawl_options: Any,
+) -> PipelineResult:
+    """Crawl into the warehouse, label what needs a label, and summarise per layer and category."""
+    crawl_result = run_crawl(con, settings, all_500=all_500, progress=progress, **crawl_options)
+    log.info("crawl finished: %s", crawl_result)
+    classify_result = classify_repositories(con, settings, use_llm=use_llm)
+    log.info("classification finished: %s", classify_result.summary_line())
+    return PipelineResult(crawl_result, classify_result, category_summary(con))
+
+
+def run_live(settings: Settings, *, serve_after: bool) -> PipelineResult:
+    """A real crawl of settings.api_url (GitHub with GITHUB_TOKEN), then optionally serve."""
+    from stackatlas.present import print_summary
+
+    con = connect(settings.db_path)
+    try:
+        result = run_pipeline(con, settings)
+    finally:
+        con.close()
+    print_summary(result, database=str(settings.db_path))
+    if serve_after:
+        from api.server import serve
+
+        serve(settings)
+    return result

@@ -1,0 +1,76 @@
+"""The one settings object of stackatlas.
+
+Every field reads from the environment (prefix ``STACKATLAS_``; the GitHub token also from plain
+``GITHUB_TOKEN``) or from a ``.env`` file in the working directory. Every field is documented in
+``.env.example``; a test fails when one is not. Secrets are ``SecretStr`` so that they never
+appear in a repr, a log line or the database.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GITHUB_API_URL = "https://api.github.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STACKATLAS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Storage
+    data_dir: Path = Field(Path("data"), description="Folder for the database, models and caches.")
+    db: Path | None = Field(None, description="DuckDB file; default <data_dir>/stackatlas.duckdb.")
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+
+    # Crawling
+    github_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GITHUB_TOKEN", "STACKATLAS_GITHUB_TOKEN"),
+        description="GitHub token; when set, the main job crawls the real GitHub.",
+    )
+    api_url: str = Field(GITHUB_API_URL, description="Base URL of the GitHub REST API.")
+    min_stars: int = Field(500, ge=1, description="Star threshold of the crawl.")
+    http_timeout: float = Field(30.0, gt=0, description="Seconds before an HTTP request times out.")
+    max_retries: int = Field(6, ge=0, description="Retries of one request on 5xx and timeouts.")
+    max_wait: float = Field(
+        3900.0, ge=0, description="Longest wait in seconds for a rate-limit reset before failing."
+    )
+    fetch_readme: bool = Field(True, description="Fetch README excerpts during a crawl.")
+    star_history: bool = Field(False, description="Fetch the date each repo crossed 500 stars.")
+    queries_file: Path | None = Field(None, description="TOML file of search queries.")
+
+    # Classification
+    llm_url: str | None = Field(None, description="OpenAI-compatible base URL (…/v1).")
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(None, description="API key of the LLM endpoint.")
+    llm_threshold: float = Field(
+        0.6, ge=0, le=1, description="Model confidence below which the LLM is asked."
+    )
+    llm_batch_size: int = Field(10, ge=1, description="Repositories per LLM request.")
+    llm_max_requests: int = Field(200, ge=0, description="LLM request budget per run.")
+    llm_max_tokens: int = Field(400_000, ge=0, description="LLM token budget per run.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request times out.")
+
+    # Serving
+    host: str = Field("127.0.0.1", description="Address the API server binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the API server binds.")
+    api_key: SecretStr | None = Field(
+        None, description="Key that write endpoints require (X-API-Key header)."
+    )
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.data_dir / "stackatlas.duckdb"
+
+    def github_token_value(self) -> str | None:
+        return self.github_token.get_secret_value() if self.github_token else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,131 @@
+"""Evaluation: gold rows leave training, scores are right, the CLI ends with one JSON line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from classifier.cli import app
+from classifier.evaluate import evaluate, remove_gold, score
+from classifier.labels import LabeledRepo, RepoText, load_seed_labels, write_labels
+from classifier.model import Prediction
+
+runner = CliRunner()
+
+
+def _label(name: str, category: str, layer: str, description: str = "") -> LabeledRepo:
+    return LabeledRepo(full_name=name, description=description, layer=layer, category=category)
+
+
+def _prediction(category: str, layer: str) -> Prediction:
+    return Prediction(layer, category, "", 0.9, "model", "v")
+
+
+def test_remove_gold_matches_lower_cased_names() -> None:
+    training = [_label("A/B", "other", "none"), _label("c/d", "other", "none")]
+    kept, removed = remove_gold(training, [_label("a/b", "models", "model")])
+    assert removed == 1 and [label.full_name for label in kept] == ["c/d"]
+
+
+def test_score_by_hand() -> None:
+    gold = [_label("a/1", "models", "model"), _label("a/2", "model-development", "model"),
+            _label("a/3", "other", "none"), _label("a/4", "applications", "application")]
+    predicted = [_prediction("models", "model"), _prediction("models", "model"),
+                 _prediction("applications", "application"), _prediction("other", "none")]
+    scores = score(gold, predicted)
+    assert scores.category_accuracy == pytest.approx(0.25)
+    assert scores.layer_accuracy == pytest.approx(0.5)
+    assert scores.ai_precision == pytest.approx(2 / 3)
+    assert scores.ai_recall == pytest.approx(2 / 3)
+    assert sum(map(sum, scores.confusion)) == 4
+
+
+@dataclass
+class _Stats:
+    requests: int
+    total_tokens: int
+    sent: int
+
+
+class _FlipToOther:
+    """A stand-in refiner that relabels the first prediction and reports its cost."""
+
+    def refine(
+        self, texts: Sequence[RepoText], predictions: Sequence[Prediction]
+    ) -> tuple[list[Prediction], _Stats]:
+        first = replace(predictions[0], category="other", layer="none", method="llm")
+        return [first, *predictions[1:]], _Stats(requests=1, total_tokens=123, sent=1)
+
+
+def test_evaluate_with_a_refiner() -> None:
+    seeds = load_seed_labels()
+    gold = seeds[::10]
+    report = evaluate(gold, seeds, _FlipToOther())
+    assert report.removed_from_training == len(gold)
+    assert report.training == len(seeds) - len(gold)
+    assert (report.llm_requests, report.llm_tokens) == (1, 123)
+    assert report.llm_share == pytest.approx(1 / len(gold))
+    assert report.by_method.get("llm") == 1
+    assert 0.0 <= report.category_accuracy <= 1.0 and report.repos_per_second > 0
+
+
+def test_eval_cli_json_last_line_and_removal_count(tmp_path: Path) -> None:
+    seeds = load_seed_labels()
+    gold_rows = seeds[:30]
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, gold_rows)
+    extra = tmp_path / "extra.tsv"
+    write_labels(extra, [_label("new/one", "other", "none", "a web framework"),
+                         replace(seeds[0], description="again")])
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--train", str(extra), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "removed 30 gold repositories" in result.output
+    last = json.loads(result.output.strip().splitlines()[-1])
+    for key in ("layer_accuracy", "category_accuracy", "macro_f1", "ai_precision", "ai_recall",
+                "llm_requests", "llm_tokens", "llm_share", "repos_per_second",
+                "removed_from_training"):
+        assert key in last
+    assert last["removed_from_training"] == 30
+    assert last["training"] == len(seeds) + 1 - 30
+    assert last["category_accuracy"] > 0.3
+
+
+def test_eval_cli_without_seeds(tmp_path: Path) -> None:
+    seeds = load_seed_labels()
+    gold, train = tmp_path / "gold.tsv", tmp_path / "train.tsv"
+    write_labels(gold, seeds[:20])
+    write_labels(train, seeds[10:])
+    result = runner.invoke(
+        app, ["eval", "--gold", str(gold), "--train", str(train), "--no-seeds", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["removed_from_training"] == 10
+
+
+def test_eval_cli_llm_without_endpoint_fails_clearly(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, load_seed_labels()[:5])
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--llm"])
+    assert result.exit_code != 0
+    assert "STACKATLAS_LLM_URL" in getattr(result.exception, "hint", "") or "LLM" in str(
+        result.exception)
+
+
+def test_train_cli_saves_an_artifact(tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    result = runner.invoke(app, ["train", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    version = (out / "LATEST").read_text().strip()
+    assert version in result.output
+    assert (out / version / "model.joblib").is_file()
+
+
+def test_train_cli_defaults_to_the_data_dir(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "models" / "LATEST").is_file()

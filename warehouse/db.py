@@ -1,0 +1,77 @@
+"""Opening the warehouse.
+
+DuckDB lets one process write a database file; other processes may not even read it while the
+writer holds it. stackatlas therefore keeps one writer at a time: the CLI commands open the file
+for the length of a command, and ``stackatlas serve`` (with the scheduler inside it) holds it while
+it runs. A second writer gets a ``DatabaseLockedError`` saying which process to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from stackatlas.errors import DatabaseError, DatabaseLockedError
+from warehouse.schema import apply_migrations
+
+log = logging.getLogger(__name__)
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def connect(
+    path: Path | str, *, read_only: bool = False, migrate: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Open (and by default migrate) the DuckDB file at ``path``; ``":memory:"`` for a throwaway."""
+    target = str(path)
+    if target != ":memory:" and not read_only:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(target, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise _open_error(target, exc) from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(
+            f"cannot open database {target}: {exc}",
+            "check the path, or move a damaged file aside and run `stackatlas db migrate`",
+        ) from exc
+    if migrate and not read_only:
+        apply_migrations(con)
+    return con
+
+
+def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
+    text = str(exc)
+    if "lock" in text.lower():
+        match = _LOCK_PID.search(text)
+        holder = f"process {match.group(1)}" if match else "another process"
+        return DatabaseLockedError(
+            f"database {target} is in use by {holder}",
+            "stop that process (for example `stackatlas serve`) or use the API while it runs",
+        )
+    if not Path(target).exists():
+        return DatabaseError(
+            f"database {target} does not exist",
+            "run `stackatlas db migrate --db PATH` or `stackatlas crawl` to create it",
+        )
+    return DatabaseError(f"cannot open database {target}: {text}", "check the file and its rights")
+
+
+def fetch_dicts(
+    con: duckdb.DuckDBPyConnection, query: str, params: object = None
+) -> list[dict[str, object]]:
+    """Run a query and return its rows as dicts (fully fetched, so the connection is free again)."""
+    cursor = con.execute(query, params) if params is not None else con.execute(query)
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def fetch_frame(
+    con: duckdb.DuckDBPyConnection, query: str, params: object = None
+) -> pl.DataFrame:
+    """Run a query and return a polars frame."""
+    return con.sql(query, params=params).pl() if params is not None else con.sql(query).pl()

@@ -1,0 +1,103 @@
+"""Classifications: every label ever given, and the one in force (human > llm > model > rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from warehouse.db import fetch_dicts
+
+METHODS = ("human", "llm", "model", "rules")
+
+
+@dataclass
+class LabelRecord:
+    repo_id: int
+    layer: str
+    category: str
+    method: str
+    taxonomy_version: str
+    created_at: datetime
+    subcategory: str | None = None
+    confidence: float | None = None
+    model_version: str | None = None
+    prompt_version: str | None = None
+    rationale: str | None = None
+    note: str | None = None
+    text_hash: str | None = None
+    flags: str | None = None
+
+
+_LABEL_SCHEMA: dict[str, Any] = {
+    "repo_id": pl.Int64,
+    "layer": pl.String,
+    "category": pl.String,
+    "method": pl.String,
+    "taxonomy_version": pl.String,
+    "created_at": pl.Datetime("us"),
+    "subcategory": pl.String,
+    "confidence": pl.Float64,
+    "model_version": pl.String,
+    "prompt_version": pl.String,
+    "rationale": pl.String,
+    "note": pl.String,
+    "text_hash": pl.String,
+    "flags": pl.String,
+}
+
+
+def insert_labels(con: duckdb.DuckDBPyConnection, labels: Sequence[LabelRecord]) -> int:
+    """Append labels to the history; nothing is ever overwritten."""
+    for label in labels:
+        if label.method not in METHODS:
+            raise ValueError(f"unknown label method {label.method!r}; expected one of {METHODS}")
+    if not labels:
+        return 0
+    frame = pl.DataFrame([asdict(label) for label in labels], schema=_LABEL_SCHEMA)  # noqa: F841
+    columns = ", ".join(_LABEL_SCHEMA)
+    con.execute(f"INSERT INTO classifications ({columns}) SELECT {columns} FROM frame")
+    return len(labels)
+
+
+def current_label(con: duckdb.DuckDBPyConnection, repo_id: int) -> dict[str, Any] | None:
+    rows = fetch_dicts(con, "SELECT * FROM current_labels WHERE repo_id = ?", [repo_id])
+    return rows[0] if rows else None
+
+
+def label_history(con: duckdb.DuckDBPyConnection, repo_id: int) -> list[dict[str, Any]]:
+    return fetch_dicts(
+        con,
+        "SELECT * FROM classifications WHERE repo_id = ? ORDER BY created_at, id",
+        [repo_id],
+    )
+
+
+def label_as_of(
+    con: duckdb.DuckDBPyConnection, repo_id: int, when: datetime
+) -> dict[str, Any] | None:
+    """How the repository was labelled at ``when``."""
+    rows = fetch_dicts(con, "SELECT * FROM labels_as_of(?) WHERE repo_id = ?", [when, repo_id])
+    return rows[0] if rows else None
+
+
+def human_labels(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The newest human label of each repository with the text it was given for: training data."""
+    return fetch_dicts(
+        con,
+        """
+        SELECT r.full_name, r.description, r.language, r.topics, r.stars, r.created_at,
+               r.readme_excerpt, h.layer, h.category, h.subcategory
+        FROM (
+            SELECT *, row_number() OVER (PARTITION BY repo_id ORDER BY created_at DESC, id DESC)
+                AS rn
+            FROM classifications WHERE method = 'human'
+        ) h JOIN repositories r ON r.id = h.repo_id
+        WHERE h.rn = 1
+        ORDER BY r.full_name
+        """,
+    )

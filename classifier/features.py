@@ -4,7 +4,8 @@ Columns: ``text`` (description, split repository and owner names, topics, README
 ``name`` (raw ``name owner`` for character n-grams), ``meta`` (tokens for language, owner,
 topics and the domain-lexicon hits) and ``short`` (split names and description only: the view of
 the "is AI" stage, which must judge a bare ranking row without topics or README the same way as a
-crawled repository). ``label_source`` is never a feature: repositories met in
+crawled repository), ``vocabulary`` (name, split name and description, the text the AI-term
+lexicon counts in; no owner). ``label_source`` is never a feature: repositories met in
 production have none. Creation year and stars are left out on purpose: the labels files fill them
 for some sources only (the AI-or-not file has no dates, the seeds neither), so the model would
 learn "has a date ⇒ AI" and call every crawled repository AI.
@@ -18,11 +19,13 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import FunctionTransformer
 
 from classifier.labels import RepoText
+from classifier.lexicon import lexicon_features
 
 README_EXCERPT_CHARS = 1500
-TEXT, NAME, META, SHORT = 0, 1, 2, 3
+TEXT, NAME, META, SHORT, VOCABULARY = 0, 1, 2, 3, 4
 
 # Phrases an AI engineer reads as strong hints of one category; the model learns their weight.
 LEXICON: dict[str, tuple[str, ...]] = {
@@ -59,6 +62,7 @@ _LEXICON_PATTERNS = {
 def split_identifier(identifier: str) -> str:
     """'AutoGPT-Plugins_v2' → 'auto gpt plugins v2' (camel case, dashes, underscores)."""
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", identifier)
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", spaced)  # 'GPTNext' → 'GPT Next'
     spaced = re.sub(r"([A-Za-z])(\d)", r"\1 \2", spaced)
     return re.sub(r"[^0-9A-Za-z\u0080-\uffff]+", " ", spaced).strip().lower()
 
@@ -93,14 +97,19 @@ def _short_column(repo: RepoText) -> str:
     return " ".join([split_identifier(repo.name), split_identifier(repo.owner), repo.description])
 
 
+def _vocabulary_column(repo: RepoText) -> str:
+    # The raw name too: splitting breaks terms like 'node2vec'. No owner: 'YerongAI' says nothing.
+    return " ".join([repo.name, split_identifier(repo.name), repo.description])
+
+
 def feature_columns(repos: Sequence[RepoText]) -> np.ndarray:
-    """An (n, 4) object array: text, name, meta and short text for each repository."""
+    """An (n, 5) object array: text, name, meta, short text and vocabulary text per repository."""
     rows = []
     for repo in repos:
         text = _text_column(repo)
         rows.append((text, f"{repo.name} {repo.owner}", _meta_column(repo, text),
-                     _short_column(repo)))
-    return np.array(rows, dtype=object).reshape(len(rows), 4)
+                     _short_column(repo), _vocabulary_column(repo)))
+    return np.array(rows, dtype=object).reshape(len(rows), 5)
 
 
 def build_vectoriser() -> ColumnTransformer:
@@ -119,12 +128,16 @@ def build_vectoriser() -> ColumnTransformer:
 
 
 def build_ai_vectoriser() -> ColumnTransformer:
-    """Word 1–2-grams and character 2–5-grams of the short text, for the "is AI" stage."""
+    """For the "is AI" stage: word 1–2-grams and character 2–5-grams of the short text, and the
+    AI-vocabulary counts of classifier.lexicon (dense, so that plain software without any AI
+    term is not called AI for sounding like the AI labels)."""
     return ColumnTransformer(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), SHORT),
+            # min_df 5: rarer character n-grams mostly memorise the style of one labels source
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                      min_df=2), SHORT),
+                                      min_df=5), SHORT),
+            ("lexicon", FunctionTransformer(lexicon_features), VOCABULARY),
         ],
         sparse_threshold=1.0,
     )

@@ -173,8 +173,10 @@ class Crawler:
             ) from exc
         except duckdb.Error as exc:
             self._fail(run, f"database error: {exc}")
-            raise DatabaseError(f"the warehouse failed during the crawl: {exc}",
-                                "check the database file, then `stackatlas crawl --resume`") from exc
+            raise DatabaseError(
+                f"the warehouse failed during the crawl: {exc}",
+                "check the database file, then `stackatlas crawl --resume`",
+            ) from exc
         self._flush_requests(run)
         crawls.finish_run(self.con, run.id, crawls.SUCCEEDED, details.now_utc())
         return self._result(run, resumed)

@@ -19,7 +19,6 @@ from warehouse.repos import (
     VANISHED,
     RepoRecord,
     record_observations,
-    refresh_text_hashes,
     save_readme,
     set_status,
     upsert_repositories,
@@ -121,13 +120,10 @@ def fetch_readmes(
         with crawls.transaction(con):
             if answer.changed:
                 save_readme(con, repo_id, readme_excerpt(answer.text), answer.etag)
-                changed += 1
+                changed += answer.text is not None
             crawls.mark_readme_checked(con, repo_id, now_utc())
         if tick:
             tick()
-    if changed:
-        # save_readme leaves text fingerprints stale; one pass refreshes them all.
-        refresh_text_hashes(con)
     return changed
 
 

@@ -9,6 +9,7 @@ window follows the density seen so far, and the next run starts from this run's 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ OPEN_START = date(1970, 1, 1)
 OPEN_END = date(9999, 12, 31)
 GITHUB_EPOCH = date(2007, 10, 1)  # the oldest repositories on GitHub date from October 2007
 
-SWEEP_TARGET = 900
+SWEEP_TARGET = 850
 """Results aimed at per slice: room below 1,000 for the density to rise within a window."""
 MERGE_TARGET = 930
 """Adjacent slices of the previous run are merged while their total stays below this."""
@@ -194,7 +195,7 @@ def plan_from_previous(query: str, leaves: list[Slice]) -> list[Slice]:
     ordered = sorted(leaves, key=lambda s: s.lo)
     if not ordered or ordered[0].lo != OPEN_START or ordered[-1].hi != OPEN_END:
         return [root_slice(query)]
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         if before.hi + timedelta(days=1) != after.lo:
             return [root_slice(query)]  # a gap: do not trust this plan
     planned: list[Slice] = []
@@ -223,6 +224,7 @@ class Sweep:
     density: float
     window: int
     now: date
+    too_big: int | None = None
 
     @classmethod
     def start(cls, outer: Slice, inner: list[Slice], now: date | None = None) -> Sweep:
@@ -252,24 +254,21 @@ class Sweep:
         else:
             days = self.window * MAX_GROWTH
         days = min(days, self.window * MAX_GROWTH)
+        if self.too_big is not None:
+            days = min(days, max(1, self.too_big - 1))
         start, end = effective_range(cursor, self.outer.hi, self.now)
         left = (end - start).days + 1
-        if left <= days * 1.25:
+        rest_fits = left * self.density <= SEARCH_CAP * 0.97 if self.density else left <= days
+        if left <= days or (rest_fits and (self.too_big is None or left < self.too_big)):
             return Slice(self.outer.query, cursor, self.outer.hi)
-        hi = start + timedelta(days=days - 1)
-        lo = cursor
-        return Slice(self.outer.query, lo, hi)
+        return Slice(self.outer.query, cursor, start + timedelta(days=days - 1))
 
     def learn(self, probe: Slice, total_count: int) -> None:
-        """Update the density from a probe's count."""
+        """Update the density from a probe's count; a too-big probe bounds the next window."""
         days = days_in(probe.lo, probe.hi, self.now)
         self.density = total_count / days
         self.window = days
-
-    def shrink(self, probe: Slice, total_count: int) -> None:
-        """A probe held too many: aim lower next time, within the same start."""
-        self.learn(probe, total_count)
-        self.window = max(1, self.window)
+        self.too_big = days if total_count > SEARCH_CAP else None
 
 
 def splittable(piece: Slice, now: date | None = None) -> bool:

@@ -185,7 +185,8 @@ class GitHubClient:
             attempts += 1
             self.stats.retries["incomplete"] += 1
             if attempts > self.max_retries:
-                log.warning("search page %d of %r stayed incomplete; keeping what came", page, query)
+                log.warning("search page %d of %r stayed incomplete; keeping what came",
+                            page, query)
                 return SearchPage(int(body.get("total_count", 0)), list(merged.values()), True)
             log.info("incomplete search page %d of %r; fetching it again", page, query)
 

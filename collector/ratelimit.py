@@ -2,8 +2,9 @@
 
 GitHub counts requests in buckets (``search``: 30 a minute, ``core``: 5,000 an hour with a token).
 Each answer says how many requests are left in the bucket and when it resets. The limiter spreads
-the requests left evenly over the time left, never sends into a bucket it knows is empty, and
-holds every request while a secondary limit's ``retry-after`` is pending.
+the last quarter of a bucket evenly over the time left (and never sends core requests faster than
+GitHub's secondary limit of 900 a minute), never sends into a bucket it knows is empty, and holds
+every request while a secondary limit's ``retry-after`` is pending.
 
 Time is injected (``clock`` and ``sleep``) so that tests never really wait.
 """
@@ -21,6 +22,12 @@ log = logging.getLogger(__name__)
 
 SEARCH = "search"
 CORE = "core"
+MAX_PACING = 10.0
+"""Longest gap pacing puts between two requests (a far-off reset means clock skew, not a plan)."""
+MIN_INTERVAL = {SEARCH: 0.0, CORE: 60 / 900}
+"""Shortest gap per bucket: GitHub's secondary limit allows 900 REST points (GETs) a minute."""
+RESERVE_SHARE = 0.25
+"""Requests go out freely until a bucket is down to this share; the rest is spread to the reset."""
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -131,10 +138,21 @@ class RateLimiter:
             if state.remaining <= 0:
                 waits.append((until_reset, f"{bucket} limit reset"))
             elif self.pace and state.last_sent is not None:
-                interval = max(0.0, state.reset - now) / state.remaining
+                interval = self._interval(bucket, state, now)
                 waits.append((state.last_sent + interval - now, f"{bucket} pacing"))
         seconds, reason = max(waits)
         return max(0.0, seconds), reason
+
+    def _interval(self, bucket: str, state: BucketState, now: float) -> float:
+        """Gap before the next request: the floor while the bucket is well stocked, else an even
+        spread of what is left over the time left."""
+        assert state.remaining is not None and state.reset is not None
+        floor = MIN_INTERVAL.get(bucket, 0.0)
+        reserve = max(1, int((state.limit or 0) * RESERVE_SHARE))
+        if state.remaining > reserve:
+            return floor
+        spread = max(0.0, state.reset - now) / state.remaining
+        return max(floor, min(MAX_PACING, spread))
 
     def acquire(self, bucket: str) -> None:
         """Wait until a request of ``bucket`` may go out, then count it as sent."""

@@ -12,10 +12,10 @@ from rich.table import Table
 
 from stackatlas.errors import StackatlasError
 from stackatlas.logs import configure_logging
+from stackatlas.present import console
 from stackatlas.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-console = Console()
 
 app = typer.Typer(
     help="stackatlas: a live map of the AI stack on GitHub (crawl, classify, count, serve).",

@@ -172,13 +172,17 @@ def demo(
     fake_llm: Annotated[
         bool, typer.Option(help="Run the LLM stage against the bundled fake LLM server.")
     ] = False,
+    readme: Annotated[
+        bool,
+        typer.Option(help="Also fetch READMEs (paced at 900/min as on GitHub: ~2 min more)."),
+    ] = False,
 ) -> None:
     """Offline demo: replay GitHub locally, crawl, classify, count, then serve."""
     from stackatlas.demo import run_demo
 
     run_demo(
         settings_for(None, port=port), snapshot=snapshot, db=db,
-        serve_after=serve_after, fake_llm=fake_llm,
+        serve_after=serve_after, fake_llm=fake_llm, readme=readme,
     )
 
 

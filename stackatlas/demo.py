@@ -68,6 +68,7 @@ def run_demo(
     db: Path | None,
     serve_after: bool,
     fake_llm: bool,
+    readme: bool = False,
 ) -> None:
     from collector.replay.server import ReplayServer
     from collector.replay.snapshot import load_snapshot
@@ -90,7 +91,9 @@ def run_demo(
         demo_settings = settings.model_copy(update=updates)
         con = connect(db_path)
         try:
-            result = run_pipeline(con, demo_settings, all_500=True, progress=console.is_terminal)
+            result = run_pipeline(
+                con, demo_settings, all_500=True, readme=readme, progress=console.is_terminal
+            )
         finally:
             con.close()
         print_summary(result, database=str(db_path))

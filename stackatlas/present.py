@@ -11,7 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from stackatlas.pipeline import PipelineResult
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def layer_table(summary: pl.DataFrame) -> Table:

@@ -142,14 +142,21 @@ def test_ai_threshold_is_chosen_by_cv_and_recorded(model: TrainedModel) -> None:
     assert model.metadata["ai_threshold"] == model.ai_threshold
 
 
-def test_best_threshold_prefers_the_higher_of_equal_thresholds() -> None:
+def test_best_threshold_prefers_the_higher_of_equal_thresholds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier import model as model_module
     from classifier.model import _best_threshold
 
+    monkeypatch.setattr(model_module, "AI_PREVALENCE", None)
     is_ai = np.array([True, True, False, False])
     probability = np.array([0.95, 0.9, 0.2, 0.1])
     assert _best_threshold(is_ai, probability) == 0.9
     # catching the 0.45 AI row (and the 0.5 false positive) beats missing it: F1 0.8 > 0.67
-    assert _best_threshold(is_ai, np.array([0.95, 0.45, 0.5, 0.1])) == 0.45
+    mixed = np.array([0.95, 0.45, 0.5, 0.1])
+    assert _best_threshold(is_ai, mixed) == 0.45
+    # ... unless AI is rare (20%): then the false positive weighs 4 times more, F1 0.5 < 0.67
+    monkeypatch.setattr(model_module, "AI_PREVALENCE", 0.2)
+    assert _best_threshold(is_ai, mixed) == 0.9
 
 
 def test_not_ai_below_the_threshold(model: TrainedModel) -> None:
@@ -159,3 +166,65 @@ def test_not_ai_below_the_threshold(model: TrainedModel) -> None:
     assert probability < model.ai_threshold
     assert prediction.category == "other"
     assert f"P(AI)={probability:.2f}" in prediction.rationale
+
+
+def test_lexicon_counts_strong_and_weak_ai_terms() -> None:
+    from classifier.lexicon import GROUPS, lexicon_features, term_counts
+
+    counts = dict(zip(GROUPS, term_counts("Fine-tune LLMs with PyTorch for object detection"),
+                      strict=True))
+    assert counts["llm"] == 1 and counts["ml"] == 2 and counts["task"] == 1  # fine-tune, pytorch
+    assert term_counts("a fast, scalable, multi-language build system").sum() == 0
+    # 'gpt' inside 'chatgpt-next' counts, 'ai' inside 'maintain' does not
+    assert term_counts("chatgpt next web")[GROUPS.index("llm")] == 1
+    assert term_counts("maintained email client")[GROUPS.index("ai_word")] == 0
+    features = lexicon_features(["LLM agent", "zstd compression"])
+    assert features.shape == (2, len(GROUPS) + 1)
+    assert features[0, -1] == 0.0 and features[1, -1] == 1.0  # last column: no strong term
+
+
+def test_vocabulary_column_keeps_raw_name_and_skips_owner() -> None:
+    from classifier.features import VOCABULARY
+
+    (row,) = feature_columns([RepoText("YerongAI/node2vec", "Graph embeddings")])
+    assert "node2vec" in row[VOCABULARY] and "yerong" not in row[VOCABULARY].lower()
+
+
+def test_single_class_sources_are_down_weighted() -> None:
+    from classifier.model import (
+        SINGLE_CLASS_SOURCE_WEIGHT,
+        _ai_sample_weights,
+        _single_class_sources,
+    )
+
+    labels = [
+        LabeledRepo(full_name=f"a/{i}", layer="model", category="models", source="ai-list")
+        for i in range(4)
+    ] + [
+        LabeledRepo(full_name="b/x", layer="model", category="models", source="ranking"),
+        LabeledRepo(full_name="b/y", layer="none", category="other", source="ranking"),
+    ]
+    is_ai = np.array([label.category != "other" for label in labels])
+    single = _single_class_sources(labels, is_ai)
+    assert single.tolist() == [True] * 4 + [False, False]
+    weights = _ai_sample_weights(single, is_ai)
+    assert weights[0] / weights[4] == pytest.approx(SINGLE_CLASS_SOURCE_WEIGHT)
+    assert weights[is_ai].sum() == pytest.approx(weights[~is_ai].sum())
+    assert weights.mean() == pytest.approx(1.0)
+
+
+def test_plain_software_without_ai_terms_is_not_ai(seeds: list[LabeledRepo]) -> None:
+    """The style of an AI list must not make a repository AI; its vocabulary must."""
+    ai_list = [
+        LabeledRepo(full_name=label.full_name, description=label.description, layer=label.layer,
+                    category=label.category, source="ai-list")
+        for label in seeds if label.category != "other"
+    ]
+    model = train_model(seeds + ai_list)
+    plain = [RepoText("bazelbuild/bazel", "a fast, scalable, multi-language and extensible build "
+                      "system"),
+             RepoText("facebook/zstd", "Zstandard - Fast real-time compression algorithm")]
+    assert all(p.category == "other" for p in model.predict(plain))
+    (llm,) = model.predict([RepoText("acme/llm-finetune", "Fine-tune large language models with "
+                                     "LoRA in PyTorch")])
+    assert llm.category != "other"

@@ -126,7 +126,9 @@ def _slice(row: dict[str, Any]) -> Slice:
     )
 
 
-def run_slices(con: duckdb.DuckDBPyConnection, run_id: int, query: str | None = None) -> list[Slice]:
+def run_slices(
+    con: duckdb.DuckDBPyConnection, run_id: int, query: str | None = None
+) -> list[Slice]:
     sql = "SELECT * FROM crawl_slices WHERE run_id = ?"
     params: list[Any] = [run_id]
     if query is not None:
@@ -216,7 +218,9 @@ def run_counts(con: duckdb.DuckDBPyConnection, run: CrawlRun) -> dict[str, int]:
     return {key: int(value) for key, value in rows[0].items()}
 
 
-def readme_candidates(con: duckdb.DuckDBPyConnection, run_id: int) -> list[tuple[int, str, str | None]]:
+def readme_candidates(
+    con: duckdb.DuckDBPyConnection, run_id: int
+) -> list[tuple[int, str, str | None]]:
     """(id, full_name, etag) of repositories seen in the run whose README may have changed."""
     rows = con.execute(
         """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -63,10 +62,9 @@ _FRAME_SCHEMA: dict[str, Any] = {
 }
 
 
-def text_hash(description: str | None, topics: Sequence[str], readme: str | None) -> str:
-    """A fingerprint of the text a classifier reads; a change of it calls for a new label."""
-    payload = "\x1f".join([description or "", ",".join(sorted(topics)), readme or ""])
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+# A fingerprint of the text a classifier reads; a change of it calls for a new label.
+TEXT_HASH_SQL = """left(sha256(concat_ws(chr(31), coalesce(description, ''),
+    coalesce(array_to_string(list_sort(topics), ','), ''), coalesce(readme_excerpt, ''))), 16)"""
 
 
 def _frame(records: Sequence[RepoRecord]) -> pl.DataFrame:
@@ -115,7 +113,7 @@ def upsert_repositories(
         """,
         {"seen": seen_at},
     )
-    refresh_text_hashes(con)
+    refresh_text_hashes(con, frame["id"].to_list())
     return frame.height
 
 
@@ -124,24 +122,16 @@ def _dedupe(records: Sequence[RepoRecord]) -> list[RepoRecord]:
     return list({record.id: record for record in records}.values())
 
 
-def refresh_text_hashes(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute the text fingerprint of rows whose text changed."""
-    rows = con.execute(
-        "SELECT id, description, topics, readme_excerpt, text_hash FROM repositories"
-    ).fetchall()
-    changed = [
-        (new, repo_id)
-        for repo_id, description, topics, readme, old in rows
-        if (new := text_hash(description, topics or [], readme)) != old
-    ]
-    if changed:
-        schema = {"text_hash": pl.String, "id": pl.Int64}
-        update = pl.DataFrame(changed, schema=schema, orient="row")
-        con.execute(
-            "UPDATE repositories SET text_hash = update.text_hash FROM update"
-            " WHERE repositories.id = update.id"
-        )
-        del update
+def refresh_text_hashes(
+    con: duckdb.DuckDBPyConnection, repo_ids: Sequence[int] | None = None
+) -> None:
+    """Recompute the text fingerprint of the given repositories (all when None)."""
+    query = f"UPDATE repositories SET text_hash = {TEXT_HASH_SQL}"
+    if repo_ids is None:
+        con.execute(query)
+        return
+    ids = pl.DataFrame({"id": list(repo_ids)}, schema={"id": pl.Int64})  # noqa: F841
+    con.execute(f"{query} WHERE id IN (SELECT id FROM ids)")
 
 
 def record_observations(
@@ -176,6 +166,7 @@ def save_readme(
         "UPDATE repositories SET readme_excerpt = ?, readme_etag = ? WHERE id = ?",
         [excerpt, etag, repo_id],
     )
+    refresh_text_hashes(con, [repo_id])
 
 
 def set_status(

@@ -1,0 +1,113 @@
+"""The command line: help everywhere, one-line errors, the demo end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from collector.replay.snapshot import write_snapshot
+from collector.sample import generate_sample
+from stackatlas.cli import app
+from tests.conftest import PROJECT_ROOT
+
+runner = CliRunner()
+
+
+def all_command_paths() -> list[list[str]]:
+    paths: list[list[str]] = []
+
+    def walk(command: object, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*prefix, name])
+
+    walk(get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=lambda p: " ".join(p) or "root")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    assert len(result.output.strip().splitlines()) > 3
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stackatlas", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(cwd)},
+    )
+
+
+def test_db_migrate_then_status(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    first = run_cli("db", "migrate", "--db", str(db), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "applied" in first.stdout
+    again = run_cli("db", "migrate", "--db", str(db), cwd=tmp_path)
+    assert "up to date" in again.stdout
+    status = run_cli("db", "status", "--db", str(db), cwd=tmp_path)
+    assert status.returncode == 0 and "repositories" in status.stdout
+
+
+def test_missing_snapshot_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_cli("demo", "--no-serve", "--snapshot", "nope.tsv", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "nope.tsv" in error_lines[0]
+
+
+def test_malformed_snapshot_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tsv"
+    write_snapshot(generate_sample(n=20, seed=1), bad)
+    lines = bad.read_text().splitlines()
+    columns = lines[5].split("\t")
+    columns[1] = "many"
+    lines[5] = "\t".join(columns)
+    bad.write_text("\n".join(lines) + "\n")
+    result = run_cli("demo", "--no-serve", "--snapshot", str(bad), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "line 6" in result.stderr and "many" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_no_serve_summarises_and_exits_zero(tmp_path: Path) -> None:
+    snapshot = tmp_path / "small.tsv"
+    write_snapshot(generate_sample(n=150, seed=5), snapshot)
+    db = tmp_path / "demo.duckdb"
+    result = run_cli(
+        "demo", "--no-serve", "--snapshot", str(snapshot), "--db", str(db), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "150 repositories" in result.stdout
+    for layer in ("application", "model", "infrastructure"):
+        assert layer in result.stdout
+    again = run_cli(
+        "demo", "--no-serve", "--snapshot", str(snapshot), "--db", str(db), cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+
+
+def test_demo_refuses_to_overwrite_a_real_database(tmp_path: Path) -> None:
+    db = tmp_path / "real.duckdb"
+    from warehouse.db import connect
+
+    con = connect(db)
+    con.execute(
+        "INSERT INTO crawl_runs (started_at, status, mode, api_url)"
+        " VALUES (now(), 'succeeded', 'queries', 'https://api.github.com')"
+    )
+    con.close()
+    result = run_cli("demo", "--no-serve", "--db", str(db), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "not from a demo" in result.stderr
+    assert db.exists()

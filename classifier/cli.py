@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from classifier.evaluate import EvalReport, evaluate, remove_gold
 from classifier.labels import LabeledRepo, load_seed_labels, read_labels, read_labels_files
 from classifier.model import train_model
 from stackatlas.errors import ConfigError
+from stackatlas.present import console
 from stackatlas.settings import get_settings
 
 log = logging.getLogger(__name__)
-console = Console()
+
 
 app = typer.Typer(help="Train and evaluate the classifier.", no_args_is_help=True)
 
@@ -62,6 +62,15 @@ def train(
     console.print(f"{len(training)} labels; is-AI stage: {'yes' if model.ai_stage else 'no'}")
 
 
+SHORT_NAMES = {
+    "applications": "apps",
+    "app-development": "app-dev",
+    "model-development": "model-dev",
+    "infrastructure": "infra",
+    "tutorials": "tutorial",
+}
+
+
 def _refiner(training: list[LabeledRepo]) -> Any:
     try:
         from classifier.llm import LLMRefiner
@@ -87,9 +96,9 @@ def _print_report(report: EvalReport) -> None:
     summary.add_row("repos per second", f"{report.repos_per_second:,.0f}")
     summary.add_row("model version", report.model_version)
     console.print(summary)
-    confusion = Table("gold \\ predicted", *report.confusion_labels,
-                      title="confusion matrix (rows: gold)")
-    for label, row in zip(report.confusion_labels, report.confusion, strict=True):
+    short = [SHORT_NAMES.get(label, label) for label in report.confusion_labels]
+    confusion = Table("gold \\ predicted", *short, title="confusion matrix (rows: gold)")
+    for label, row in zip(short, report.confusion, strict=True):
         confusion.add_row(label, *(str(n) for n in row))
     console.print(confusion)
 

@@ -37,12 +37,33 @@ def sample(
 @app.command()
 def replay(
     snapshot: Annotated[Path, typer.Option(help="Snapshot TSV to serve.")],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8700,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8700,
+    error_rate: Annotated[float, typer.Option(help="Share of 502/503 answers.")] = 0.0,
+    secondary_limit_rate: Annotated[
+        float, typer.Option(help="Share of secondary rate limits (403 with retry-after).")
+    ] = 0.0,
+    incomplete_rate: Annotated[
+        float, typer.Option(help="Share of search pages with incomplete_results.")
+    ] = 0.0,
+    latency: Annotated[float, typer.Option(help="Seconds added to every answer.")] = 0.0,
+    search_window: Annotated[
+        float, typer.Option(help="Seconds of the search bucket's window (GitHub: 60).")
+    ] = 60.0,
 ) -> None:
-    """Serve a snapshot on 127.0.0.1 with GitHub's REST shapes and rate limits (Ctrl-C stops)."""
+    """Serve a snapshot on 127.0.0.1 with GitHub's REST shapes and rate limits (Ctrl-C stops).
+
+    Point a crawl at it with `stackatlas crawl --api-url http://127.0.0.1:PORT`; the fault
+    options make it misbehave the way GitHub sometimes does.
+    """
+    from collector.replay import FaultConfig, RateLimitConfig
     from collector.replay.server import serve_replay
 
-    serve_replay(snapshot, port)
+    faults = FaultConfig(
+        error_rate=error_rate, secondary_limit_rate=secondary_limit_rate,
+        incomplete_rate=incomplete_rate, latency=latency,
+    )
+    limits = RateLimitConfig(search_window=search_window)
+    serve_replay(snapshot, port, rate_limits=limits, faults=faults)
 
 
 @app.command()

@@ -56,13 +56,7 @@ def training_labels(con: duckdb.DuckDBPyConnection) -> list[LabeledRepo]:
     by_name = {label.full_name.lower(): label for label in load_seed_labels()}
     for row in human_labels(con):
         label = LabeledRepo(
-            full_name=row["full_name"],
-            description=row["description"] or "",
-            language=row["language"] or "",
-            topics=list(row["topics"] or []),
-            readme=row["readme_excerpt"] or "",
-            stars=row["stars"],
-            created_at=str(row["created_at"] or "")[:10],
+            **_text_fields(row),
             layer=row["layer"],
             category=row["category"],
             subcategory=row["subcategory"] or "",
@@ -116,16 +110,21 @@ def stale_repositories(
     )
 
 
+def _text_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What the classifier reads, from a warehouse row of the repositories table."""
+    return {
+        "full_name": row["full_name"],
+        "description": row["description"] or "",
+        "language": row["language"] or "",
+        "topics": list(row["topics"] or []),
+        "readme": row["readme_excerpt"] or "",
+        "stars": row["stars"],
+        "created_at": str(row["created_at"] or "")[:10],
+    }
+
+
 def as_text(row: dict[str, Any]) -> RepoText:
-    return RepoText(
-        full_name=row["full_name"],
-        description=row["description"] or "",
-        language=row["language"] or "",
-        topics=list(row["topics"] or []),
-        readme=row["readme_excerpt"] or "",
-        stars=row["stars"],
-        created_at=str(row["created_at"] or "")[:10],
-    )
+    return RepoText(**_text_fields(row))
 
 
 def classify_repositories(

@@ -330,21 +330,23 @@ class Crawler:
 
     # ------------------------------------------------------------------ details
 
+    def _tick(self) -> None:
+        self.display.advance()
+        self.display.rate(self.client.limiter.remaining())
+
     def _details(self, run: crawls.CrawlRun, readme: bool, star_history: bool) -> None:
         unseen = crawls.unseen_active(self.con, run.id)
         if unseen:
             self.display.phase("unseen repositories", len(unseen))
-            details.check_unseen(self.client, self.con, run, self.settings.min_stars,
-                                 self.display.advance)
+            details.check_unseen(self.client, self.con, run, self.settings.min_stars, self._tick)
         if readme:
             todo = crawls.readme_candidates(self.con, run.id)
             self.display.phase("READMEs", len(todo))
-            self.readmes_changed = details.fetch_readmes(self.client, self.con, run,
-                                                         self.display.advance)
+            self.readmes_changed = details.fetch_readmes(self.client, self.con, run, self._tick)
         if star_history:
             todo_history = crawls.history_candidates(self.con, run.id, self.settings.min_stars)
             self.display.phase("star history", len(todo_history))
             self.star_dates = details.fetch_star_history(
-                self.client, self.con, run, self.settings.min_stars, self.display.advance
+                self.client, self.con, run, self.settings.min_stars, self._tick
             )
         self._flush_requests(run)

@@ -221,3 +221,27 @@ def test_token_never_appears_in_debug_logs(caplog: pytest.LogCaptureFixture) -> 
             client.search_repositories("q", 1)
     assert caplog.records
     assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_missing_or_forbidden_star_history_degrades_to_unknown(status: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/repos/o/r/stargazers/history"
+        body = {"message": "Must have push access to view stargazers"}
+        return httpx.Response(status, json=body, headers=limit_headers(4000, resource="core"))
+
+    client = make_client(handler, FakeClock())
+    assert client.star_history_page("o/r", 1) is None
+
+
+def test_star_history_finds_the_week_a_repository_crossed_the_threshold() -> None:
+    from collector.details import crossing_date
+
+    weeks = [  # newest first: 900 stars now
+        {"week": "2026-11-22", "stars": 150, "days": [0, 50, 0, 0, 100, 0, 0]},
+        {"week": "2026-11-15", "stars": 300, "days": [0, 0, 0, 200, 100, 0, 0]},
+        {"week": "2026-11-08", "stars": 450, "days": [450, 0, 0, 0, 0, 0, 0]},
+    ]
+    crossed, settled = crossing_date(weeks, current_stars=900, threshold=500)
+    assert settled
+    assert crossed is not None and crossed.isoformat() == "2026-11-18"

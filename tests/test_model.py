@@ -12,7 +12,7 @@ import pytest
 from classifier import taxonomy
 from classifier.features import feature_columns
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
-from classifier.model import ModelError, TrainedModel, load_model, train_model
+from classifier.model import AI_THRESHOLDS, ModelError, TrainedModel, load_model, train_model
 from classifier.rules import apply_rules
 
 
@@ -138,7 +138,7 @@ def test_throughput_at_least_1000_per_second(model: TrainedModel, seeds: list[La
 
 def test_ai_threshold_is_chosen_by_cv_and_recorded(model: TrainedModel) -> None:
     assert model.ai_stage is not None
-    assert 0.3 <= model.ai_threshold <= 0.9
+    assert model.ai_threshold in AI_THRESHOLDS
     assert model.metadata["ai_threshold"] == model.ai_threshold
 
 

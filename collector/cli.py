@@ -1,4 +1,7 @@
-"""`stackatlas crawl`: the collector's command (registered by stackatlas.commands)."""
+"""`stackatlas crawl`: the collector's command (registered by stackatlas.commands).
+
+Errors propagate to `stackatlas.cli.main`, which prints them as one line and exits non-zero.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from stackatlas.errors import StackatlasError
+from stackatlas.present import console
 from stackatlas.settings import get_settings
-
-console = Console()
-errors = Console(stderr=True)
 
 
 def crawl(
@@ -43,18 +42,12 @@ def crawl(
     from warehouse.db import connect
 
     settings = get_settings()
+    con = connect(db or settings.db_path)
     try:
-        con = connect(db or settings.db_path)
-        try:
-            result = run_crawl(
-                con, settings, api_url=api_url, all_500=all_500, queries_file=queries,
-                resume=resume, readme=readme, progress=progress,
-            )
-        finally:
-            con.close()
-    except StackatlasError as exc:
-        errors.print(
-            f"crawl failed: {exc.one_line()}", markup=False, highlight=False, soft_wrap=True
+        result = run_crawl(
+            con, settings, api_url=api_url, all_500=all_500, queries_file=queries,
+            resume=resume, readme=readme, progress=progress,
         )
-        raise typer.Exit(exc.exit_code) from None
+    finally:
+        con.close()
     console.print(str(result), markup=False, highlight=False)

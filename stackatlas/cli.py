@@ -98,7 +98,9 @@ def main() -> None:
         app()
     except StackatlasError as exc:
         log.debug("command failed", exc_info=True)
-        Console(stderr=True).print(f"[red]error:[/] {exc.one_line()}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"error: {exc.one_line()}", markup=False, highlight=False
+        )
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

@@ -111,3 +111,22 @@ def test_demo_refuses_to_overwrite_a_real_database(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "not from a demo" in result.stderr
     assert db.exists()
+
+
+def test_crawl_against_a_dead_endpoint_is_one_line_and_keeps_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "kept.duckdb"
+    assert run_cli("db", "migrate", "--db", str(db), cwd=tmp_path).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "stackatlas", "crawl", "--api-url", "http://127.0.0.1:9",
+         "--db", str(db), "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(tmp_path),
+             "STACKATLAS_MAX_RETRIES": "1", "GITHUB_TOKEN": "ghp_never_printed_42"},
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "--resume" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "ghp_never_printed_42" not in result.stderr + result.stdout
+    status = run_cli("db", "status", "--db", str(db), cwd=tmp_path)
+    assert status.returncode == 0 and "crawl_runs" in status.stdout

@@ -34,20 +34,28 @@ def test_shipped_query_set_is_versioned_and_within_github_limits() -> None:
     assert query_set.version >= 1
     assert query_set.label.startswith("ai-stack@v")
     assert any(q.startswith("topic:llm ") for q in query_set.queries)
-    assert any(q.startswith("gpt ") for q in query_set.queries)
+    assert any(q.startswith('llm OR gpt OR "generative ai" ') for q in query_set.queries)
     for query in query_set.queries:
         assert query.endswith("stars:>=500")
         assert len(query) + SLICE_SUFFIX_CHARS <= MAX_QUERY_CHARS
         assert sum(query.split().count(op) for op in ("AND", "OR", "NOT")) <= 5
 
 
-def test_queries_exclude_the_ones_before_them() -> None:
+def test_queries_exclude_the_ones_before_them_and_or_the_keywords() -> None:
     queries = disjoint_queries(["llm", "rag"], ["gpt", "generative ai"], 700)
     assert queries == [
         "topic:llm stars:>=700",
         "topic:rag -topic:llm stars:>=700",
-        "gpt -topic:llm -topic:rag stars:>=700",
-        '"generative ai" NOT gpt -topic:llm -topic:rag stars:>=700',
+        'gpt OR "generative ai" -topic:llm -topic:rag stars:>=700',
+    ]
+
+
+def test_keywords_beyond_five_operators_go_to_a_second_query() -> None:
+    keywords = [f"k{i}" for i in range(8)]
+    queries = disjoint_queries([], keywords, 500)
+    assert queries == [
+        "k0 OR k1 OR k2 OR k3 OR k4 OR k5 stars:>=500",
+        "k6 OR k7 stars:>=500",
     ]
 
 

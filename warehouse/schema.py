@@ -211,6 +211,39 @@ CREATE OR REPLACE VIEW monthly_counts_by_layer AS
     FROM monthly_counts GROUP BY ALL;
 """
 
+# The cumulative series runs to the current month, so that a chart's lines end today.
+_COUNTS_TO_TODAY = """
+CREATE OR REPLACE VIEW monthly_counts AS
+    WITH counted AS (
+        SELECT date_trunc('month', created_at)::DATE AS month, layer, category,
+               count(*)::BIGINT AS new_repos
+        FROM labelled_repositories
+        WHERE status = 'active' AND category IS NOT NULL AND created_at IS NOT NULL
+        GROUP BY ALL
+    ),
+    bounds AS (
+        SELECT min(month) AS lo,
+               greatest(max(month), date_trunc('month', current_date)::DATE) AS hi
+        FROM counted
+    ),
+    calendar AS (
+        SELECT unnest(generate_series(lo, hi, INTERVAL 1 MONTH))::DATE AS month FROM bounds
+    ),
+    categories AS (SELECT DISTINCT layer, category FROM counted),
+    grid AS (
+        SELECT c.month, k.layer, k.category,
+               coalesce(n.new_repos, 0)::BIGINT AS new_repos
+        FROM calendar c CROSS JOIN categories k
+        LEFT JOIN counted n USING (month, layer, category)
+    )
+    SELECT month, layer, category, new_repos,
+           (sum(new_repos) OVER (
+               PARTITION BY layer, category ORDER BY month
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ))::BIGINT AS cumulative_repos
+    FROM grid;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "label and count views", _LABEL_VIEWS),
@@ -220,6 +253,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         # When the collector last asked for the README: it asks again only after a push.
         "ALTER TABLE repositories ADD COLUMN readme_checked_at TIMESTAMP;",
     ),
+    Migration(4, "monthly counts run to the current month", _COUNTS_TO_TODAY),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import duckdb
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.routes import counts, dashboard, meta, repos
@@ -45,7 +46,7 @@ def create_app(
             app.state.connection.close()
             app.state.connection = None
 
-    app = _fastapi_class()(
+    app = FastAPIOffline(
         title="stackatlas",
         version=__version__,
         description=DESCRIPTION,
@@ -58,13 +59,3 @@ def create_app(
     for module in (meta, repos, counts, dashboard):
         app.include_router(module.router)
     return app
-
-
-def _fastapi_class() -> Callable[..., FastAPI]:
-    """FastAPI whose /docs and /redoc load their scripts from a wheel, not a CDN, if available."""
-    try:
-        from fastapi_offline import FastAPIOffline
-    except ImportError:
-        log.warning("fastapi-offline is not installed: /docs needs the network to load Swagger UI")
-        return FastAPI
-    return FastAPIOffline

@@ -72,16 +72,10 @@ SHORT_NAMES = {
 
 
 def _refiner(training: list[LabeledRepo]) -> Any:
-    try:
-        from classifier.llm import LLMRefiner
-        from classifier.llm_cache import InMemoryLLMCache
-    except ImportError as exc:
-        raise ConfigError(f"the LLM stage is not available ({exc})",
-                          "run without --llm or install the LLM stage") from None
-    refiner = LLMRefiner.from_settings(get_settings(), training, InMemoryLLMCache())
-    if refiner is None:
-        raise ConfigError("--llm needs an LLM endpoint", "set STACKATLAS_LLM_URL (.env.example)")
-    return refiner
+    from classifier.llm import LLMRefiner
+    from classifier.llm_cache import InMemoryLLMCache
+
+    return LLMRefiner.required(get_settings(), training, InMemoryLLMCache())
 
 
 def _print_report(report: EvalReport) -> None:

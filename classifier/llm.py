@@ -29,7 +29,7 @@ from classifier.fewshot import FewShotIndex
 from classifier.labels import LabeledRepo, RepoText
 from classifier.llm_cache import LLMCache
 from classifier.model import Prediction
-from stackatlas.errors import BudgetExhaustedError, LLMError
+from stackatlas.errors import BudgetExhaustedError, ConfigError, LLMError
 from stackatlas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -490,6 +490,18 @@ class LLMRefiner:
             max_requests=settings.llm_max_requests,
             max_tokens=settings.llm_max_tokens,
         )
+
+    @classmethod
+    def required(
+        cls, settings: Settings, examples: Sequence[LabeledRepo], cache: LLMCache
+    ) -> LLMRefiner:
+        """The refiner for an explicit --llm: a clear error when no endpoint is configured."""
+        refiner = cls.from_settings(settings, examples, cache)
+        if refiner is None:
+            raise ConfigError(
+                "--llm needs an LLM endpoint", "set STACKATLAS_LLM_URL (see .env.example)"
+            )
+        return refiner
 
     def close(self) -> None:
         self.client.close()

@@ -18,7 +18,6 @@ import duckdb
 from classifier import taxonomy
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
 from classifier.model import Prediction, TrainedModel, load_model, train_model
-from stackatlas.errors import ConfigError
 from stackatlas.settings import Settings
 from warehouse.db import fetch_dicts
 from warehouse.labels import LabelRecord, human_labels, insert_labels
@@ -164,11 +163,7 @@ def _refiner(con: duckdb.DuckDBPyConnection, settings: Settings, use_llm: bool |
     from classifier.llm import LLMRefiner
     from classifier.llm_cache import DuckDBLLMCache
 
-    examples = training_labels(con)
-    refiner = LLMRefiner.from_settings(settings, examples, DuckDBLLMCache(con))
-    if refiner is None and use_llm:
-        raise ConfigError("--llm needs an LLM endpoint", "set STACKATLAS_LLM_URL (.env.example)")
-    return refiner
+    return LLMRefiner.required(settings, training_labels(con), DuckDBLLMCache(con))
 
 
 def _label(row: dict[str, Any], prediction: Prediction, at: datetime) -> LabelRecord:

@@ -97,7 +97,6 @@ def test_openapi_schema_is_served(client: TestClient) -> None:
 
 
 def test_docs_load_their_scripts_from_the_server(client: TestClient) -> None:
-    pytest.importorskip("fastapi_offline")
     page = client.get("/docs").text
     scripts = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["']([^"']+)""", page)
     assert scripts and not [url for url in scripts if "//" in url]

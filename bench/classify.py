@@ -8,6 +8,9 @@ are dropped, as ``stackatlas classifier eval`` drops gold rows):
   stratified by AI/not, each fold trained on labels_dev.tsv plus the other folds);
 - category accuracy on the labels_dev AI rows without and with ai_or_not_dev.tsv in training;
 - throughput of prediction (median of 5 runs).
+Each held-out fold is one batch whose AI share is estimated from its texts
+(``classifier/prior.py``), as ``stackatlas classifier eval`` does for a gold file; a "trained
+threshold" row shows the figures without that estimate.
 Run: .venv/bin/python bench/classify.py [--data-dir DIR]
 """
 
@@ -55,14 +58,19 @@ def _training(rows: list[LabeledRepo], seeds: list[LabeledRepo],
 
 
 def cv_ours(pool: list[LabeledRepo], extra: list[LabeledRepo],
-            seeds: list[LabeledRepo], by_ai: bool = False) -> list[str]:
-    """Out-of-fold categories for ``pool``; every fold also trains on ``extra`` and ``seeds``."""
+            seeds: list[LabeledRepo], by_ai: bool = False, batch_prior: bool = True) -> list[str]:
+    """Out-of-fold categories for ``pool``; every fold also trains on ``extra`` and ``seeds``.
+
+    ``batch_prior``: estimate the AI share of each held-out fold from its texts (as
+    ``stackatlas classifier eval`` does for the gold file); else the threshold chosen at training.
+    """
     predicted = [""] * len(pool)
     for train, test in _folds(pool, by_ai):
         held_out = [pool[i] for i in test]
         model = train_model(_training([pool[i] for i in train] + extra, seeds, held_out))
-        for i, prediction in zip(test, model.predict([label.as_text() for label in held_out]),
-                                 strict=True):
+        texts = [label.as_text() for label in held_out]
+        prior = model.estimate_ai_prior(texts) if batch_prior else None
+        for i, prediction in zip(test, model.predict(texts, ai_prior=prior), strict=True):
             predicted[i] = prediction.category
     return predicted
 
@@ -137,12 +145,16 @@ def main() -> None:
     for name, seeds in seed_sets.items():
         ours_dev[name] = cv_ours(dev, [], seeds)
         print(_row(f"stackatlas ({name})", category_scores(dev, ours_dev[name])))
+    trained_threshold = cv_ours(dev, [], seed_sets["seeds"], batch_prior=False)
+    print(_row("  (seeds, trained threshold)", category_scores(dev, trained_threshold)))
 
     print(f"\n\"is AI\" on ai_or_not_dev.tsv rows scored alone ({len(ai_or_not)} rows, 5-fold, "
           "trained with labels_dev.tsv)")
     for name, seeds in seed_sets.items():
         predicted = cv_ours(ai_or_not, dev, seeds, by_ai=True)
         print(_row(f"stackatlas ({name})", ai_scores(ai_or_not, predicted)))
+    trained_threshold = cv_ours(ai_or_not, dev, seed_sets["seeds"], by_ai=True, batch_prior=False)
+    print(_row("  (seeds, trained threshold)", ai_scores(ai_or_not, trained_threshold)))
 
     print("\ncategory accuracy on labels_dev AI rows (5-fold)")
     for name, seeds in seed_sets.items():

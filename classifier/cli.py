@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -78,6 +78,25 @@ def _refiner(training: list[LabeledRepo]) -> Any:
     return LLMRefiner.required(get_settings(), training, InMemoryLLMCache())
 
 
+def _share(prior: float | None) -> str:
+    return "none (trained threshold)" if prior is None else f"{prior:.3f}"
+
+
+def parse_ai_prior(value: str) -> float | Literal["batch"] | None:
+    """'batch', 'none' or a share between 0 and 1."""
+    lowered = value.strip().lower()
+    if lowered in ("batch", "none"):
+        return "batch" if lowered == "batch" else None
+    try:
+        share = float(lowered)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share < 1.0:
+        raise ConfigError(f"--ai-prior {value!r} is not 'batch', 'none' or a share in (0, 1)",
+                          "for example --ai-prior batch or --ai-prior 0.1")
+    return share
+
+
 def _print_report(report: EvalReport) -> None:
     console.print(f"removed {report.removed_from_training} gold repositories from training "
                   f"({report.training} training labels left); gold: {report.gold}")
@@ -88,6 +107,7 @@ def _print_report(report: EvalReport) -> None:
     summary.add_row("llm requests", str(report.llm_requests))
     summary.add_row("llm tokens", str(report.llm_tokens))
     summary.add_row("repos per second", f"{report.repos_per_second:,.0f}")
+    summary.add_row("AI share assumed", _share(report.ai_prior))
     summary.add_row("model version", report.model_version)
     console.print(summary)
     short = [SHORT_NAMES.get(label, label) for label in report.confusion_labels]
@@ -106,13 +126,19 @@ def eval_command(
     seeds: SeedsOption = True,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Refine with the LLM stage.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+    ai_prior: Annotated[str, typer.Option(
+        "--ai-prior",
+        help="AI share the 'is AI' decisions assume: 'batch' (estimated from the gold texts, "
+             "not their labels), 'none' (the threshold chosen at training) or a number in (0, 1)."
+    )] = "batch",
 ) -> None:
     """Train on the training labels minus the gold rows, predict the gold rows and score them."""
+    prior = parse_ai_prior(ai_prior)
     gold_labels = read_labels(gold)
     training = training_labels(train, seeds)
     # The LLM's few-shot examples must not include gold rows either.
     refiner = _refiner(remove_gold(training, gold_labels)[0]) if llm else None
-    report = evaluate(gold_labels, training, refiner)
+    report = evaluate(gold_labels, training, refiner, ai_prior=prior)
     _print_report(report)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
 
@@ -41,6 +41,7 @@ class EvalReport:
     llm_share: float
     repos_per_second: float
     model_version: str
+    ai_prior: float | None = None
     by_method: dict[str, int] = field(default_factory=dict)
     confusion_labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
@@ -104,13 +105,20 @@ def evaluate(
     training: Sequence[LabeledRepo],
     refiner: Refiner | None = None,
     model: TrainedModel | None = None,
+    ai_prior: float | Literal["batch"] | None = "batch",
 ) -> EvalReport:
-    """Train on ``training`` minus gold (unless ``model`` is given), predict gold, score it."""
+    """Train on ``training`` minus gold (unless ``model`` is given), predict gold, score it.
+
+    ``ai_prior``: the AI share the "is AI" decisions assume; "batch" estimates it from the gold
+    texts (without their labels), as the service estimates it from the warehouse.
+    """
     kept, removed = remove_gold(training, gold)
     model = model or train_model(kept)
     texts = [label.as_text() for label in gold]
     started = time.perf_counter()
-    predictions = model.predict(texts)
+    if ai_prior == "batch":
+        ai_prior = model.estimate_ai_prior(texts)
+    predictions = model.predict(texts, ai_prior=ai_prior)
     requests = tokens = sent = 0
     if refiner is not None:
         predictions, stats = refiner.refine(texts, predictions)
@@ -136,6 +144,7 @@ def evaluate(
         llm_share=sent / len(gold) if gold else 0.0,
         repos_per_second=len(gold) / elapsed,
         model_version=model.version,
+        ai_prior=ai_prior,
         by_method=by_method,
         confusion_labels=scores.confusion_labels,
         confusion=scores.confusion,

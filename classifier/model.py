@@ -34,7 +34,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from classifier import taxonomy
+from classifier import prior, taxonomy
 from classifier.features import build_ai_vectoriser, build_vectoriser, feature_columns
 from classifier.labels import LabeledRepo, RepoText
 from classifier.rules import RULE_CONFIDENCE, apply_rules
@@ -60,6 +60,11 @@ AI_THRESHOLDS = np.round(np.arange(0.15, 0.91, 0.05), 2)
 # more labels_dev AI rows "other" (is-AI recall there 0.953 → 0.922 at 0.2): category accuracy
 # on labels_dev falls from 0.624 to 0.593.
 AI_PREVALENCE: float | None = None
+# With a known AI share, P(AI) is a probability for that population. The cut is below 0.5 (the
+# accuracy-optimal one) because "is AI" is judged by precision and recall, i.e. F1, whose optimal
+# cut on calibrated probabilities is F1/2 or lower. Measured (bench/classify.py, AI-or-not rows,
+# 5-fold, batch prior): 0.3 → precision/recall 0.845/0.826, 0.4 → 0.858/0.780, 0.5 → 0.855/0.758.
+AI_DECISION = 0.3
 MIN_ROWS_PER_SIDE = 5  # fewer non-AI (or AI) labels than this: no "is AI" stage
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -166,13 +171,22 @@ class TrainedModel:
 
     # --- prediction -------------------------------------------------------------------------
 
-    def predict(self, texts: Sequence[RepoText]) -> list[Prediction]:
-        """One prediction per repository, in order."""
+    def predict(self, texts: Sequence[RepoText],
+                ai_prior: float | None = None) -> list[Prediction]:
+        """One prediction per repository, in order.
+
+        ``ai_prior``: the AI share of the population these repositories come from (see
+        ``estimate_ai_prior``); the "is AI" probabilities are moved to it and a repository is AI
+        when its probability reaches AI_DECISION. None: the threshold chosen at training.
+        """
         if not texts:
             return []
         columns = feature_columns(texts)
         matrix = self.vectoriser.transform(columns).tocsr()
         ai_probability = self._ai_probabilities(columns)
+        threshold = self.ai_threshold
+        if ai_prior is not None and self.ai_stage is not None:
+            ai_probability, threshold = prior.adjust(ai_probability, ai_prior), AI_DECISION
         categories, category_probability = self._categories(matrix)
         subcategories = self._subcategories(matrix, categories)
         predictions = []
@@ -180,10 +194,11 @@ class TrainedModel:
             rule = apply_rules(repo)
             if rule is not None:
                 predictions.append(self._rule_prediction(rule.category, rule.reason))
-            elif ai_probability[row] < self.ai_threshold:
+            elif ai_probability[row] < threshold:
+                at_share = "" if ai_prior is None else f" for an AI share of {ai_prior:.0%}"
                 predictions.append(self._make(
                     taxonomy.NOT_AI_CATEGORY, "", 1.0 - ai_probability[row],
-                    f"not AI (P(AI)={ai_probability[row]:.2f})"))
+                    f"not AI (P(AI)={ai_probability[row]:.2f}{at_share})"))
             else:
                 category = categories[row]
                 predictions.append(self._make(
@@ -191,6 +206,13 @@ class TrainedModel:
                     ai_probability[row] * category_probability[row],
                     self._rationale(matrix, row, category)))
         return predictions
+
+    def estimate_ai_prior(self, texts: Sequence[RepoText]) -> float | None:
+        """The AI share of the population ``texts`` are drawn from, estimated without labels;
+        None when there is no "is AI" stage or too few texts to say."""
+        if self.ai_stage is None or len(texts) < prior.MIN_BATCH_FOR_ESTIMATE:
+            return None
+        return prior.estimate_prior(self._ai_probabilities(feature_columns(texts)))
 
     def _ai_probabilities(self, columns: np.ndarray) -> np.ndarray:
         if self.ai_stage is None:

@@ -35,6 +35,7 @@ class ClassifyResult:
     llm_tokens: int = 0
     llm_fallbacks: int = 0
     retrained: bool = False
+    ai_prior: float | None = None
 
     def summary_line(self) -> str:
         methods = ", ".join(f"{m} {n}" for m, n in sorted(self.by_method.items())) or "none"
@@ -42,8 +43,12 @@ class ClassifyResult:
             f"{self.labelled} of {self.candidates} repositories labelled ({methods}); "
             f"model {self.model_version}{' (retrained)' if self.retrained else ''}; "
             f"LLM requests {self.llm_requests}, tokens {self.llm_tokens}, "
-            f"fallbacks {self.llm_fallbacks}"
+            f"fallbacks {self.llm_fallbacks}; AI share {_share(self.ai_prior)}"
         )
+
+
+def _share(prior: float | None) -> str:
+    return "not estimated" if prior is None else f"{prior:.0%}"
 
 
 def models_dir(settings: Settings) -> Path:
@@ -109,6 +114,15 @@ def stale_repositories(
     )
 
 
+def active_texts(con: duckdb.DuckDBPyConnection) -> list[RepoText]:
+    """What the classifier reads of every active repository (the population of the warehouse)."""
+    rows = fetch_dicts(con, """
+        SELECT full_name, description, language, topics, stars, created_at, readme_excerpt
+        FROM repositories WHERE status = 'active' ORDER BY id
+    """)
+    return [as_text(row) for row in rows]
+
+
 def _text_fields(row: dict[str, Any]) -> dict[str, Any]:
     """What the classifier reads, from a warehouse row of the repositories table."""
     return {
@@ -141,7 +155,10 @@ def classify_repositories(
     if not rows:
         return result
     texts = [as_text(row) for row in rows]
-    predictions = model.predict(texts)
+    # The AI share of the whole warehouse, not of the batch: a run that reclassifies a handful
+    # of changed repositories judges them against the same population as the first full run.
+    result.ai_prior = model.estimate_ai_prior(active_texts(con))
+    predictions = model.predict(texts, ai_prior=result.ai_prior)
     refiner = _refiner(con, settings, use_llm)
     if refiner is not None:
         with refiner:
@@ -190,9 +207,10 @@ def _record_run(con: duckdb.DuckDBPyConnection, result: ClassifyResult, at: date
     con.execute(
         """
         INSERT INTO classification_runs (id, started_at, finished_at, model_version,
-            taxonomy_version, repos_classified, llm_requests, llm_tokens, llm_failures)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            taxonomy_version, repos_classified, llm_requests, llm_tokens, llm_failures, ai_prior)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [next_id, at, datetime.now(), result.model_version, taxonomy.TAXONOMY_VERSION,
-         result.labelled, result.llm_requests, result.llm_tokens, result.llm_fallbacks],
+         result.labelled, result.llm_requests, result.llm_tokens, result.llm_fallbacks,
+         result.ai_prior],
     )

@@ -129,3 +129,28 @@ def test_train_cli_defaults_to_the_data_dir(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "data" / "models" / "LATEST").is_file()
+
+
+def test_eval_cli_records_the_ai_share_it_assumed(tmp_path: Path) -> None:
+    seeds = load_seed_labels()
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, seeds[::4])
+    batch = runner.invoke(app, ["eval", "--gold", str(gold), "--json"])
+    fixed = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "0.2", "--json"])
+    trained = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "none", "--json"])
+    for result in (batch, fixed, trained):
+        assert result.exit_code == 0, result.output
+    estimated = json.loads(batch.output.strip().splitlines()[-1])["ai_prior"]
+    assert 0.2 < estimated < 0.8  # the seeds are about half AI; no labels were read for this
+    assert json.loads(fixed.output.strip().splitlines()[-1])["ai_prior"] == 0.2
+    assert json.loads(trained.output.strip().splitlines()[-1])["ai_prior"] is None
+    assert "AI share assumed" in batch.output
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "lots"])
+def test_eval_cli_rejects_a_bad_ai_prior(tmp_path: Path, value: str) -> None:
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, load_seed_labels()[:5])
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", value])
+    assert result.exit_code != 0
+    assert "--ai-prior" in str(result.exception)

@@ -107,3 +107,27 @@ def test_override_errors_are_clear(seeded: duckdb.DuckDBPyConnection) -> None:
     assert "app-development" in bad.value.hint
     with pytest.raises(NotFoundError, match="not in the warehouse"):
         set_human_label(seeded, "nobody/nothing", "other")
+
+
+def test_the_run_records_the_ai_share_of_the_whole_warehouse(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    web = [make_repo(i, f"web/framework-{i}", created=date(2020, 1, 1), language="Go",
+                     description=f"HTTP router and web framework number {i} for REST services")
+           for i in range(1, 91)]
+    llm = [make_repo(i, f"ai/agent-{i}", created=date(2024, 1, 1),
+                     description=f"LLM agent framework {i} with tools, memory and RAG")
+           for i in range(91, 121)]
+    add_repositories(con, web + llm)
+    result = classify_repositories(con, settings, at=T1)
+    assert result.ai_prior is not None and 0.1 < result.ai_prior < 0.5  # 30 of 120 are AI
+    assert f"AI share {result.ai_prior:.0%}" in result.summary_line()
+    (stored,) = con.execute("SELECT ai_prior FROM classification_runs").fetchone()
+    assert stored == pytest.approx(result.ai_prior)
+
+
+def test_a_small_warehouse_keeps_the_trained_threshold(
+    seeded: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    result = classify_repositories(seeded, settings, at=T1)
+    assert result.ai_prior is None and "AI share not estimated" in result.summary_line()

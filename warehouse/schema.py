@@ -254,6 +254,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE repositories ADD COLUMN readme_checked_at TIMESTAMP;",
     ),
     Migration(4, "monthly counts run to the current month", _COUNTS_TO_TODAY),
+    Migration(
+        5,
+        "AI share of each classification run",
+        # The estimated AI share of the population the run's "is AI" decisions were made for.
+        "ALTER TABLE classification_runs ADD COLUMN ai_prior DOUBLE;",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -9,8 +9,8 @@ are dropped, as ``stackatlas classifier eval`` drops gold rows):
 - category accuracy on the labels_dev AI rows without and with ai_or_not_dev.tsv in training;
 - throughput of prediction (median of 5 runs).
 Each held-out fold is one batch whose AI share is estimated from its texts
-(``classifier/prior.py``), as ``stackatlas classifier eval`` does for a gold file; a "trained
-threshold" row shows the figures without that estimate.
+(``classifier/prior.py``), as ``stackatlas classifier eval`` does for a gold file; a "no
+AI-share estimate" row shows the figures at the training share (half AI) instead.
 Run: .venv/bin/python bench/classify.py [--data-dir DIR]
 """
 
@@ -62,7 +62,7 @@ def cv_ours(pool: list[LabeledRepo], extra: list[LabeledRepo],
     """Out-of-fold categories for ``pool``; every fold also trains on ``extra`` and ``seeds``.
 
     ``batch_prior``: estimate the AI share of each held-out fold from its texts (as
-    ``stackatlas classifier eval`` does for the gold file); else the threshold chosen at training.
+    ``stackatlas classifier eval`` does for the gold file); else assume the training share.
     """
     predicted = [""] * len(pool)
     for train, test in _folds(pool, by_ai):
@@ -145,16 +145,16 @@ def main() -> None:
     for name, seeds in seed_sets.items():
         ours_dev[name] = cv_ours(dev, [], seeds)
         print(_row(f"stackatlas ({name})", category_scores(dev, ours_dev[name])))
-    trained_threshold = cv_ours(dev, [], seed_sets["seeds"], batch_prior=False)
-    print(_row("  (seeds, trained threshold)", category_scores(dev, trained_threshold)))
+    no_estimate = cv_ours(dev, [], seed_sets["seeds"], batch_prior=False)
+    print(_row("  (seeds, no AI-share estimate)", category_scores(dev, no_estimate)))
 
     print(f"\n\"is AI\" on ai_or_not_dev.tsv rows scored alone ({len(ai_or_not)} rows, 5-fold, "
           "trained with labels_dev.tsv)")
     for name, seeds in seed_sets.items():
         predicted = cv_ours(ai_or_not, dev, seeds, by_ai=True)
         print(_row(f"stackatlas ({name})", ai_scores(ai_or_not, predicted)))
-    trained_threshold = cv_ours(ai_or_not, dev, seed_sets["seeds"], by_ai=True, batch_prior=False)
-    print(_row("  (seeds, trained threshold)", ai_scores(ai_or_not, trained_threshold)))
+    no_estimate = cv_ours(ai_or_not, dev, seed_sets["seeds"], by_ai=True, batch_prior=False)
+    print(_row("  (seeds, no AI-share estimate)", ai_scores(ai_or_not, no_estimate)))
 
     print("\ncategory accuracy on labels_dev AI rows (5-fold)")
     for name, seeds in seed_sets.items():

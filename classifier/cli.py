@@ -79,7 +79,7 @@ def _refiner(training: list[LabeledRepo]) -> Any:
 
 
 def _share(prior: float | None) -> str:
-    return "none (trained threshold)" if prior is None else f"{prior:.3f}"
+    return "none (the training share, half AI)" if prior is None else f"{prior:.3f}"
 
 
 def parse_ai_prior(value: str) -> float | Literal["batch"] | None:
@@ -129,7 +129,7 @@ def eval_command(
     ai_prior: Annotated[str, typer.Option(
         "--ai-prior",
         help="AI share the 'is AI' decisions assume: 'batch' (estimated from the gold texts, "
-             "not their labels), 'none' (the threshold chosen at training) or a number in (0, 1)."
+             "not their labels), 'none' (the training share: half AI) or a number in (0, 1)."
     )] = "batch",
 ) -> None:
     """Train on the training labels minus the gold rows, predict the gold rows and score them."""

@@ -2,7 +2,8 @@
 
 Stage one decides "is AI" (trained on every label, reading only the names and the description:
 n-grams beside counts of AI vocabulary, with rows of single-class labels sources down-weighted and
-a threshold chosen by cross-validation on the rows of mixed sources); stage two picks the AI
+AI and non-AI weighted equally; its probability is then moved to the AI share of the population
+being classified, ``classifier/prior.py``, and cut at AI_DECISION); stage two picks the AI
 category (trained on AI labels only, so that adding many non-AI rows leaves category accuracy
 alone); a third linear model picks the subcategory within the chosen category. Both decisions
 are probabilities (logistic regression for "is AI", sigmoid-calibrated linear SVMs for the
@@ -29,7 +30,6 @@ from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
@@ -42,7 +42,7 @@ from stackatlas.errors import StackatlasError
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "3"
+CODE_VERSION = "4"
 SEED = 0
 SVM_C = 0.3
 CALIBRATION_FOLDS = 3
@@ -50,20 +50,11 @@ AI_C = 10.0
 # A labels source whose rows are all AI (or all not) shows the "is AI" stage the style of that
 # source rather than the boundary: without this weight the n-grams learn "reads like an AI list".
 SINGLE_CLASS_SOURCE_WEIGHT = 0.03
-AI_THRESHOLD = 0.5  # used when the training labels are too few to choose one by CV
-# From 0.15: trained without ranking-like rows (labels_dev + seeds), CV picks 0.2-0.3 at times,
-# and a floor of 0.3 cost 0.01 of labels_dev category accuracy; ranking rows pick 0.3-0.45.
-AI_THRESHOLDS = np.round(np.arange(0.15, 0.91, 0.05), 2)
-# The AI share the "is AI" threshold is tuned for; None: the share in the rows it is tuned on.
-# Ranking rows, 5-fold CV with seeds: None picks thresholds 0.30-0.45 (is-AI precision/recall
-# 0.70/0.92); 0.2 picks 0.55-0.75 (~0.80/0.87) and 0.09 0.75-0.90 (~0.85/0.80), but both call
-# more labels_dev AI rows "other" (is-AI recall there 0.953 → 0.922 at 0.2): category accuracy
-# on labels_dev falls from 0.624 to 0.593.
-AI_PREVALENCE: float | None = None
 # With a known AI share, P(AI) is a probability for that population. The cut is below 0.5 (the
 # accuracy-optimal one) because "is AI" is judged by precision and recall, i.e. F1, whose optimal
 # cut on calibrated probabilities is F1/2 or lower. Measured (bench/classify.py, AI-or-not rows,
-# 5-fold, batch prior): 0.3 → precision/recall 0.845/0.826, 0.4 → 0.858/0.780, 0.5 → 0.855/0.758.
+# 5-fold, batch prior, 2,219 seeds): 0.2 → precision/recall 0.842/0.848, 0.3 → 0.865/0.826,
+# 0.4 → 0.881/0.788.
 AI_DECISION = 0.3
 MIN_ROWS_PER_SIDE = 5  # fewer non-AI (or AI) labels than this: no "is AI" stage
 MODEL_FILE = "model.joblib"
@@ -153,7 +144,6 @@ class TrainedModel:
     subcategory_stage: LinearSVC | None
     fallback_category: str
     metadata: dict[str, Any] = field(default_factory=dict)
-    ai_threshold: float = AI_THRESHOLD
     _feature_names: np.ndarray | None = None
     _category_coef: np.ndarray | None = None
 
@@ -177,16 +167,14 @@ class TrainedModel:
 
         ``ai_prior``: the AI share of the population these repositories come from (see
         ``estimate_ai_prior``); the "is AI" probabilities are moved to it and a repository is AI
-        when its probability reaches AI_DECISION. None: the threshold chosen at training.
+        when its probability reaches AI_DECISION. None: the half-AI population of training.
         """
         if not texts:
             return []
         columns = feature_columns(texts)
         matrix = self.vectoriser.transform(columns).tocsr()
-        ai_probability = self._ai_probabilities(columns)
-        threshold = self.ai_threshold
-        if ai_prior is not None and self.ai_stage is not None:
-            ai_probability, threshold = prior.adjust(ai_probability, ai_prior), AI_DECISION
+        ai_probability = prior.adjust(self._ai_probabilities(columns),
+                                      prior.TRAINING_PRIOR if ai_prior is None else ai_prior)
         categories, category_probability = self._categories(matrix)
         subcategories = self._subcategories(matrix, categories)
         predictions = []
@@ -194,7 +182,7 @@ class TrainedModel:
             rule = apply_rules(repo)
             if rule is not None:
                 predictions.append(self._rule_prediction(rule.category, rule.reason))
-            elif ai_probability[row] < threshold:
+            elif ai_probability[row] < AI_DECISION:
                 at_share = "" if ai_prior is None else f" for an AI share of {ai_prior:.0%}"
                 predictions.append(self._make(
                     taxonomy.NOT_AI_CATEGORY, "", 1.0 - ai_probability[row],
@@ -356,44 +344,9 @@ def _ai_sample_weights(single_class: np.ndarray, is_ai: np.ndarray) -> np.ndarra
     return weights * len(weights)
 
 
-def _prevalence_weights(is_ai: np.ndarray) -> np.ndarray:
-    """Row weights that give the AI rows a total share of AI_PREVALENCE (if set)."""
-    ai_share = is_ai.mean()
-    if AI_PREVALENCE is None:
-        return np.ones(len(is_ai))
-    return np.where(is_ai, AI_PREVALENCE / ai_share, (1 - AI_PREVALENCE) / (1 - ai_share))
-
-
-def _best_threshold(is_ai: np.ndarray, probability: np.ndarray) -> float:
-    """The threshold with the best "is AI" F1 at AI_PREVALENCE; ties go to the higher one."""
-    weights = _prevalence_weights(is_ai)
-    scores = [f1_score(is_ai, probability >= t, sample_weight=weights, zero_division=0)
-              for t in AI_THRESHOLDS]
-    best = max(scores)
-    return float(max(t for t, f in zip(AI_THRESHOLDS, scores, strict=True) if f == best))
-
-
-def _threshold_rows(single_class: np.ndarray, is_ai: np.ndarray) -> np.ndarray:
-    """The rows to tune the threshold on: those of mixed sources, when they hold both classes."""
-    mixed = ~single_class
-    if min(int(is_ai[mixed].sum()), int((~is_ai[mixed]).sum())) >= MIN_ROWS_PER_SIDE:
-        return mixed
-    return np.ones(len(is_ai), dtype=bool)
-
-
-def _ai_stage(columns: np.ndarray, is_ai: np.ndarray,
-              single_class: np.ndarray) -> tuple[Pipeline, float]:
-    """Fit the "is AI" stage; choose its threshold by 3-fold CV on rows like those it will see."""
+def _ai_stage(columns: np.ndarray, is_ai: np.ndarray, single_class: np.ndarray) -> Pipeline:
     weights = _ai_sample_weights(single_class, is_ai)
-    held_out = np.zeros(len(is_ai))
-    folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=SEED)
-    for train, test in folds.split(columns, is_ai):
-        fold_weights = _ai_sample_weights(single_class[train], is_ai[train])
-        fitted = _ai_pipeline().fit(columns[train], is_ai[train], model__sample_weight=fold_weights)
-        held_out[test] = fitted.predict_proba(columns[test])[:, 1]
-    rows = _threshold_rows(single_class, is_ai)
-    threshold = _best_threshold(is_ai[rows], held_out[rows])
-    return _ai_pipeline().fit(columns, is_ai, model__sample_weight=weights), threshold
+    return _ai_pipeline().fit(columns, is_ai, model__sample_weight=weights)
 
 
 def train_model(labels: Sequence[LabeledRepo]) -> TrainedModel:
@@ -408,9 +361,9 @@ def train_model(labels: Sequence[LabeledRepo]) -> TrainedModel:
     categories = np.array([label.category for label in labels])
     is_ai = categories != taxonomy.NOT_AI_CATEGORY
     ai_count, other_count = int(is_ai.sum()), int((~is_ai).sum())
-    ai_stage, ai_threshold = None, AI_THRESHOLD
+    ai_stage = None
     if min(ai_count, other_count) >= MIN_ROWS_PER_SIDE:
-        ai_stage, ai_threshold = _ai_stage(columns, is_ai, _single_class_sources(labels, is_ai))
+        ai_stage = _ai_stage(columns, is_ai, _single_class_sources(labels, is_ai))
     category_stage = _fit(matrix[is_ai], categories[is_ai]) if ai_count else None
     counts = Counter(categories.tolist())
     fallback = (
@@ -424,7 +377,6 @@ def train_model(labels: Sequence[LabeledRepo]) -> TrainedModel:
         category_stage=category_stage,
         subcategory_stage=_subcategory_stage(matrix, labels),
         fallback_category=fallback,
-        ai_threshold=ai_threshold,
         metadata={
             "version": _version(data_hash),
             "data_hash": data_hash,
@@ -434,7 +386,7 @@ def train_model(labels: Sequence[LabeledRepo]) -> TrainedModel:
             "labels": len(labels),
             "label_counts": dict(sorted(counts.items())),
             "ai_stage": ai_stage is not None,
-            "ai_threshold": ai_threshold,
+            "ai_decision": AI_DECISION,
             "sklearn_version": sklearn.__version__,
         },
     )

@@ -95,7 +95,7 @@ def test_write_then_read_round_trip_and_later_files_win(tmp_path: Path) -> None:
 
 def test_seed_labels_are_valid_and_realistic() -> None:
     seeds = load_seed_labels()
-    assert 400 <= len(seeds) <= 700
+    assert 1500 <= len(seeds) <= 3000
     counts = Counter(label.category for label in seeds)
     assert set(counts) == set(taxonomy.CATEGORIES)
     assert counts["other"] / len(seeds) >= 0.30

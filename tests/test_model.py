@@ -12,7 +12,7 @@ import pytest
 from classifier import taxonomy
 from classifier.features import feature_columns
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
-from classifier.model import AI_THRESHOLDS, ModelError, TrainedModel, load_model, train_model
+from classifier.model import AI_DECISION, ModelError, TrainedModel, load_model, train_model
 from classifier.rules import apply_rules
 
 
@@ -136,34 +136,16 @@ def test_throughput_at_least_1000_per_second(model: TrainedModel, seeds: list[La
     assert len(texts) / (time.perf_counter() - started) >= 1000
 
 
-def test_ai_threshold_is_chosen_by_cv_and_recorded(model: TrainedModel) -> None:
+def test_the_ai_decision_is_recorded(model: TrainedModel) -> None:
     assert model.ai_stage is not None
-    assert model.ai_threshold in AI_THRESHOLDS
-    assert model.metadata["ai_threshold"] == model.ai_threshold
+    assert model.metadata["ai_decision"] == AI_DECISION
 
 
-def test_best_threshold_prefers_the_higher_of_equal_thresholds(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from classifier import model as model_module
-    from classifier.model import _best_threshold
-
-    monkeypatch.setattr(model_module, "AI_PREVALENCE", None)
-    is_ai = np.array([True, True, False, False])
-    probability = np.array([0.95, 0.9, 0.2, 0.1])
-    assert _best_threshold(is_ai, probability) == 0.9
-    # catching the 0.45 AI row (and the 0.5 false positive) beats missing it: F1 0.8 > 0.67
-    mixed = np.array([0.95, 0.45, 0.5, 0.1])
-    assert _best_threshold(is_ai, mixed) == 0.45
-    # ... unless AI is rare (20%): then the false positive weighs 4 times more, F1 0.5 < 0.67
-    monkeypatch.setattr(model_module, "AI_PREVALENCE", 0.2)
-    assert _best_threshold(is_ai, mixed) == 0.9
-
-
-def test_not_ai_below_the_threshold(model: TrainedModel) -> None:
+def test_not_ai_below_the_decision_at_the_training_share(model: TrainedModel) -> None:
     repo = RepoText("acme/webstack", "Minimal HTTP web framework for building REST services", "Go")
     (probability,) = model._ai_probabilities(feature_columns([repo]))
     (prediction,) = model.predict([repo])
-    assert probability < model.ai_threshold
+    assert probability < AI_DECISION
     assert prediction.category == "other"
     assert f"P(AI)={probability:.2f}" in prediction.rationale
 

@@ -84,8 +84,10 @@ def _text_column(repo: RepoText) -> str:
 
 
 def _meta_column(repo: RepoText, text: str) -> str:
+    # No token for a missing language: sources leave it out for unrelated reasons (a snapshot
+    # without languages, a labels file that lacks them), so its absence is no evidence.
     tokens = [
-        f"lang_{(repo.language or 'unknown').replace(' ', '_').lower()}",
+        *([f"lang_{repo.language.replace(' ', '_').lower()}"] if repo.language else []),
         f"owner_{repo.owner.lower()}",
         *(f"topic_{topic.lower()}" for topic in repo.topics),
         *_lexicon_tokens(text),

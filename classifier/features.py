@@ -2,13 +2,17 @@
 
 Columns: ``text`` (description, split repository and owner names, topics, README excerpt),
 ``name`` (raw ``name owner`` for character n-grams), ``meta`` (tokens for language, owner,
-topics and the domain-lexicon hits) and ``short`` (split names and description only: the view of
-the "is AI" stage, which must judge a bare ranking row without topics or README the same way as a
-crawled repository), ``vocabulary`` (name, split name and description, the text the AI-term
-lexicon counts in; no owner). ``label_source`` is never a feature: repositories met in
-production have none. Creation year and stars are left out on purpose: the labels files fill them
-for some sources only (the AI-or-not file has no dates, the seeds neither), so the model would
-learn "has a date ⇒ AI" and call every crawled repository AI.
+creation year, topics and the domain-lexicon hits), ``short`` (split names and description only:
+the view of the "is AI" stage, which must judge a bare ranking row without topics or README the
+same way as a crawled repository) and ``vocabulary`` (name, split name and description, the text
+the AI-term lexicon counts in; no owner).
+
+``label_source`` is never a feature: repositories met in production have none. The creation year
+(an agent framework is rarely from 2016, a gradient boosting library rarely from 2024) feeds the
+category stage only, which trains on AI rows: the labels files fill dates for some sources only
+(the AI-or-not file has none, the seeds neither), so in the "is AI" stage it would learn "has a
+date ⇒ AI". A missing language or year gives no token at all: its absence says more about the
+source than about the repository. Stars are left out: each source counts them on another date.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ def _meta_column(repo: RepoText, text: str) -> str:
     tokens = [
         *([f"lang_{repo.language.replace(' ', '_').lower()}"] if repo.language else []),
         f"owner_{repo.owner.lower()}",
+        *([f"year_{str(repo.created_at)[:4]}"] if repo.created_at else []),
         *(f"topic_{topic.lower()}" for topic in repo.topics),
         *_lexicon_tokens(text),
     ]

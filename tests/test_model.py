@@ -172,6 +172,19 @@ def test_vocabulary_column_keeps_raw_name_and_skips_owner() -> None:
     assert "node2vec" in row[VOCABULARY] and "yerong" not in row[VOCABULARY].lower()
 
 
+def test_meta_has_year_and_language_only_when_known() -> None:
+    from classifier.features import META, SHORT, VOCABULARY
+
+    known, unknown = feature_columns([
+        RepoText("acme/agents", "Agent framework", "Python", created_at="2024-03-01"),
+        RepoText("acme/agents", "Agent framework"),
+    ])
+    assert {"lang_python", "year_2024"} <= set(known[META].split())
+    assert not any(token.startswith(("lang_", "year_")) for token in unknown[META].split())
+    # the "is AI" stage reads neither: a labels source without dates must not look less AI
+    assert known[SHORT] == unknown[SHORT] and known[VOCABULARY] == unknown[VOCABULARY]
+
+
 def test_single_class_sources_are_down_weighted() -> None:
     from classifier.model import (
         SINGLE_CLASS_SOURCE_WEIGHT,

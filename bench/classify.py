@@ -76,7 +76,9 @@ def cv_ours(pool: list[LabeledRepo], extra: list[LabeledRepo],
 
 
 def cv_baseline(pool: list[LabeledRepo]) -> list[str]:
-    texts = [f"{label.full_name} {label.description}" for label in pool]
+    # every text column of the labels file, as a plain baseline would take it
+    texts = [" ".join([label.full_name, label.description, label.language, *label.topics])
+             for label in pool]
     categories = np.array([label.category for label in pool])
     predicted = [""] * len(pool)
     for train, test in _folds(pool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from pathlib import Path
 
@@ -110,8 +111,12 @@ def test_seed_labels_are_valid_and_realistic() -> None:
 
 def test_seed_descriptions_are_not_copied_from_reference_data() -> None:
     reference = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
-    if not all(path.exists() for path in reference):
+    snapshot = SHARED_DATA / "repos_snapshot.tsv"
+    if not all(path.exists() for path in [*reference, snapshot]):
         pytest.skip("reference data not present")
     theirs = {label.description.strip().lower() for label in read_labels_files(reference)}
+    with snapshot.open(encoding="utf-8") as rows:
+        theirs |= {row["description"].strip().lower()
+                   for row in csv.DictReader(rows, delimiter="\t") if row["description"].strip()}
     copied = [s.full_name for s in load_seed_labels() if s.description.strip().lower() in theirs]
     assert copied == []

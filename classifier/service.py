@@ -24,6 +24,10 @@ from warehouse.labels import LabelRecord, human_labels, insert_labels
 
 log = logging.getLogger(__name__)
 
+# When the warehouse's estimated AI share has moved further than this since the last run, every
+# repository is labelled again, so that all labels were decided for (about) the same population.
+SHARE_TOLERANCE = 0.05
+
 
 @dataclass
 class ClassifyResult:
@@ -36,6 +40,8 @@ class ClassifyResult:
     llm_fallbacks: int = 0
     retrained: bool = False
     ai_prior: float | None = None
+    share_moved_from: float | None = None  # set (with share_moved) when the AI share moved
+    share_moved: bool = False
 
     def summary_line(self) -> str:
         methods = ", ".join(f"{m} {n}" for m, n in sorted(self.by_method.items())) or "none"
@@ -44,6 +50,8 @@ class ClassifyResult:
             f"model {self.model_version}{' (retrained)' if self.retrained else ''}; "
             f"LLM requests {self.llm_requests}, tokens {self.llm_tokens}, "
             f"fallbacks {self.llm_fallbacks}; AI share {_share(self.ai_prior)}"
+            + (f" (was {_share(self.share_moved_from)}: every repository relabelled)"
+               if self.share_moved else "")
         )
 
 
@@ -87,9 +95,10 @@ def current_model(
 
 
 def stale_repositories(
-    con: duckdb.DuckDBPyConnection, model_version: str
+    con: duckdb.DuckDBPyConnection, model_version: str, *, everything: bool = False
 ) -> list[dict[str, Any]]:
-    """Active repositories whose newest machine label is missing or out of date."""
+    """Active repositories whose newest machine label is missing or out of date (or all active
+    repositories, with ``everything``)."""
     return fetch_dicts(
         con,
         """
@@ -104,13 +113,14 @@ def stale_repositories(
                r.created_at, r.readme_excerpt, r.text_hash
         FROM repositories r LEFT JOIN machine m ON m.repo_id = r.id
         WHERE r.status = 'active' AND (
-            m.repo_id IS NULL OR m.text_hash IS DISTINCT FROM r.text_hash
+            $everything OR m.repo_id IS NULL OR m.text_hash IS DISTINCT FROM r.text_hash
             OR m.taxonomy_version <> $taxonomy
             OR (m.method <> 'llm' AND m.model_version IS DISTINCT FROM $model)
         )
         ORDER BY r.id
         """,
-        {"taxonomy": taxonomy.TAXONOMY_VERSION, "model": model_version},
+        {"taxonomy": taxonomy.TAXONOMY_VERSION, "model": model_version,
+         "everything": everything},
     )
 
 
@@ -150,15 +160,22 @@ def classify_repositories(
 ) -> ClassifyResult:
     """Label the repositories that need it, record the run and return what it did and cost."""
     model, retrained = current_model(con, settings, retrain=retrain)
-    rows = stale_repositories(con, model.version)
-    result = ClassifyResult(model.version, candidates=len(rows), retrained=retrained)
-    if not rows:
-        return result
-    texts = [as_text(row) for row in rows]
     # The AI share of the whole warehouse, not of the batch: a run that reclassifies a handful
     # of changed repositories judges them against the same population as the first full run.
-    result.ai_prior = model.estimate_ai_prior(active_texts(con))
-    predictions = model.predict(texts, ai_prior=result.ai_prior)
+    ai_prior = model.estimate_ai_prior(active_texts(con))
+    found, previous = _previous_share(con)
+    moved = found and _share_moved(previous, ai_prior)
+    rows = stale_repositories(con, model.version, everything=moved)
+    result = ClassifyResult(model.version, candidates=len(rows), retrained=retrained,
+                            ai_prior=ai_prior, share_moved=moved,
+                            share_moved_from=previous if moved else None)
+    if not rows:
+        return result
+    if moved:
+        log.info("AI share moved from %s to %s: labelling every repository again",
+                 _share(previous), _share(ai_prior))
+    texts = [as_text(row) for row in rows]
+    predictions = model.predict(texts, ai_prior=ai_prior)
     refiner = _refiner(con, settings, use_llm)
     if refiner is not None:
         with refiner:
@@ -172,6 +189,19 @@ def classify_repositories(
         result.by_method[label.method] = result.by_method.get(label.method, 0) + 1
     _record_run(con, result, at or datetime.now())
     return result
+
+
+def _previous_share(con: duckdb.DuckDBPyConnection) -> tuple[bool, float | None]:
+    """Whether a classification run was recorded, and the AI share the newest one assumed."""
+    row = con.execute(
+        "SELECT ai_prior FROM classification_runs ORDER BY id DESC LIMIT 1").fetchone()
+    return (False, None) if row is None else (True, row[0])
+
+
+def _share_moved(before: float | None, now: float | None) -> bool:
+    if before is None or now is None:
+        return (before is None) != (now is None)  # estimated now and not then, or the reverse
+    return abs(now - before) > SHARE_TOLERANCE
 
 
 def _refiner(con: duckdb.DuckDBPyConnection, settings: Settings, use_llm: bool | None) -> Any:

@@ -14,7 +14,7 @@ from stackatlas.errors import NotFoundError
 from stackatlas.settings import Settings
 from tests.factories import add_repositories, make_repo
 from warehouse.labels import current_label, label_as_of, label_history
-from warehouse.repos import save_readme
+from warehouse.repos import RepoRecord, save_readme
 
 T1, T2, T3, T4 = (datetime(2026, 11, day, 12) for day in (1, 2, 3, 4))
 
@@ -109,16 +109,22 @@ def test_override_errors_are_clear(seeded: duckdb.DuckDBPyConnection) -> None:
         set_human_label(seeded, "nobody/nothing", "other")
 
 
+def _web(ids: range) -> list[RepoRecord]:
+    return [make_repo(i, f"web/framework-{i}", created=date(2020, 1, 1), language="Go",
+                      description=f"HTTP router and web framework number {i} for REST services")
+            for i in ids]
+
+
+def _agents(ids: range) -> list[RepoRecord]:
+    return [make_repo(i, f"ai/agent-{i}", created=date(2024, 1, 1),
+                      description=f"LLM agent framework {i} with tools, memory and RAG")
+            for i in ids]
+
+
 def test_the_run_records_the_ai_share_of_the_whole_warehouse(
     con: duckdb.DuckDBPyConnection, settings: Settings
 ) -> None:
-    web = [make_repo(i, f"web/framework-{i}", created=date(2020, 1, 1), language="Go",
-                     description=f"HTTP router and web framework number {i} for REST services")
-           for i in range(1, 91)]
-    llm = [make_repo(i, f"ai/agent-{i}", created=date(2024, 1, 1),
-                     description=f"LLM agent framework {i} with tools, memory and RAG")
-           for i in range(91, 121)]
-    add_repositories(con, web + llm)
+    add_repositories(con, _web(range(1, 91)) + _agents(range(91, 121)))
     result = classify_repositories(con, settings, at=T1)
     assert result.ai_prior is not None and 0.1 < result.ai_prior < 0.5  # 30 of 120 are AI
     assert f"AI share {result.ai_prior:.0%}" in result.summary_line()
@@ -126,7 +132,25 @@ def test_the_run_records_the_ai_share_of_the_whole_warehouse(
     assert stored == pytest.approx(result.ai_prior)
 
 
-def test_a_small_warehouse_keeps_the_trained_threshold(
+def test_a_moved_ai_share_relabels_every_repository_and_a_steady_one_only_the_new(
+    con: duckdb.DuckDBPyConnection, settings: Settings
+) -> None:
+    add_repositories(con, _web(range(1, 91)) + _agents(range(91, 121)))
+    first = classify_repositories(con, settings, at=T1)
+    add_repositories(con, _web(range(121, 123)))  # 2 more: the share barely moves
+    steady = classify_repositories(con, settings, at=T2)
+    assert steady.candidates == 2 and not steady.share_moved
+    add_repositories(con, _agents(range(123, 323)))  # 200 more AI repositories: mostly AI now
+    moved = classify_repositories(con, settings, at=T3)
+    assert moved.share_moved and moved.share_moved_from == pytest.approx(steady.ai_prior)
+    assert moved.ai_prior is not None and first.ai_prior is not None
+    assert moved.ai_prior > first.ai_prior + 0.3
+    assert moved.candidates == moved.labelled == 322
+    assert "every repository relabelled" in moved.summary_line()
+    assert len(label_history(con, 1)) == 2  # relabelled, the first label kept in the history
+
+
+def test_a_small_warehouse_assumes_the_training_share(
     seeded: duckdb.DuckDBPyConnection, settings: Settings
 ) -> None:
     result = classify_repositories(seeded, settings, at=T1)

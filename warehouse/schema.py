@@ -154,6 +154,39 @@ CREATE TABLE classification_runs (
 );
 """
 
+
+def _monthly_counts_view(last_month: str) -> str:
+    """New and cumulative counts per creation month, layer and category, with empty months
+    filled from the first month to ``last_month`` (an SQL expression over ``max(month)``)."""
+    return f"""
+CREATE OR REPLACE VIEW monthly_counts AS
+    WITH counted AS (
+        SELECT date_trunc('month', created_at)::DATE AS month, layer, category,
+               count(*)::BIGINT AS new_repos
+        FROM labelled_repositories
+        WHERE status = 'active' AND category IS NOT NULL AND created_at IS NOT NULL
+        GROUP BY ALL
+    ),
+    bounds AS (SELECT min(month) AS lo, {last_month} AS hi FROM counted),
+    calendar AS (
+        SELECT unnest(generate_series(lo, hi, INTERVAL 1 MONTH))::DATE AS month FROM bounds
+    ),
+    categories AS (SELECT DISTINCT layer, category FROM counted),
+    grid AS (
+        SELECT c.month, k.layer, k.category,
+               coalesce(n.new_repos, 0)::BIGINT AS new_repos
+        FROM calendar c CROSS JOIN categories k
+        LEFT JOIN counted n USING (month, layer, category)
+    )
+    SELECT month, layer, category, new_repos,
+           (sum(new_repos) OVER (
+               PARTITION BY layer, category ORDER BY month
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ))::BIGINT AS cumulative_repos
+    FROM grid;
+"""
+
+
 _LABEL_VIEWS = """
 CREATE OR REPLACE MACRO method_rank(m) AS
     CASE m WHEN 'human' THEN 4 WHEN 'llm' THEN 3 WHEN 'model' THEN 2 WHEN 'rules' THEN 1 ELSE 0 END;
@@ -177,34 +210,7 @@ CREATE OR REPLACE VIEW labelled_repositories AS
     SELECT r.*, l.layer, l.category, l.subcategory, l.confidence, l.method,
            l.model_version, l.rationale, l.created_at AS labelled_at
     FROM repositories r LEFT JOIN current_labels l ON l.repo_id = r.id;
-
--- New and cumulative counts per creation month, layer and category, with empty months filled.
-CREATE OR REPLACE VIEW monthly_counts AS
-    WITH counted AS (
-        SELECT date_trunc('month', created_at)::DATE AS month, layer, category,
-               count(*)::BIGINT AS new_repos
-        FROM labelled_repositories
-        WHERE status = 'active' AND category IS NOT NULL AND created_at IS NOT NULL
-        GROUP BY ALL
-    ),
-    bounds AS (SELECT min(month) AS lo, max(month) AS hi FROM counted),
-    calendar AS (
-        SELECT unnest(generate_series(lo, hi, INTERVAL 1 MONTH))::DATE AS month FROM bounds
-    ),
-    categories AS (SELECT DISTINCT layer, category FROM counted),
-    grid AS (
-        SELECT c.month, k.layer, k.category,
-               coalesce(n.new_repos, 0)::BIGINT AS new_repos
-        FROM calendar c CROSS JOIN categories k
-        LEFT JOIN counted n USING (month, layer, category)
-    )
-    SELECT month, layer, category, new_repos,
-           (sum(new_repos) OVER (
-               PARTITION BY layer, category ORDER BY month
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-           ))::BIGINT AS cumulative_repos
-    FROM grid;
-
+""" + _monthly_counts_view("max(month)") + """
 CREATE OR REPLACE VIEW monthly_counts_by_layer AS
     SELECT month, layer, sum(new_repos)::BIGINT AS new_repos,
            sum(cumulative_repos)::BIGINT AS cumulative_repos
@@ -212,37 +218,9 @@ CREATE OR REPLACE VIEW monthly_counts_by_layer AS
 """
 
 # The cumulative series runs to the current month, so that a chart's lines end today.
-_COUNTS_TO_TODAY = """
-CREATE OR REPLACE VIEW monthly_counts AS
-    WITH counted AS (
-        SELECT date_trunc('month', created_at)::DATE AS month, layer, category,
-               count(*)::BIGINT AS new_repos
-        FROM labelled_repositories
-        WHERE status = 'active' AND category IS NOT NULL AND created_at IS NOT NULL
-        GROUP BY ALL
-    ),
-    bounds AS (
-        SELECT min(month) AS lo,
-               greatest(max(month), date_trunc('month', current_date)::DATE) AS hi
-        FROM counted
-    ),
-    calendar AS (
-        SELECT unnest(generate_series(lo, hi, INTERVAL 1 MONTH))::DATE AS month FROM bounds
-    ),
-    categories AS (SELECT DISTINCT layer, category FROM counted),
-    grid AS (
-        SELECT c.month, k.layer, k.category,
-               coalesce(n.new_repos, 0)::BIGINT AS new_repos
-        FROM calendar c CROSS JOIN categories k
-        LEFT JOIN counted n USING (month, layer, category)
-    )
-    SELECT month, layer, category, new_repos,
-           (sum(new_repos) OVER (
-               PARTITION BY layer, category ORDER BY month
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-           ))::BIGINT AS cumulative_repos
-    FROM grid;
-"""
+_COUNTS_TO_TODAY = _monthly_counts_view(
+    "greatest(max(month), date_trunc('month', current_date)::DATE)")
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),

@@ -109,6 +109,14 @@ def test_seed_labels_are_valid_and_realistic() -> None:
             assert label.subcategory in taxonomy.CATEGORIES[label.category].subcategories
 
 
+def test_seeds_name_no_repository_of_the_labelled_reference_files() -> None:
+    reference = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
+    if not all(path.exists() for path in reference):
+        pytest.skip("reference data not present")
+    theirs = {label.full_name.lower() for label in read_labels_files(reference)}
+    assert [s.full_name for s in load_seed_labels() if s.full_name.lower() in theirs] == []
+
+
 def test_seed_descriptions_are_not_copied_from_reference_data() -> None:
     reference = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
     snapshot = SHARED_DATA / "repos_snapshot.tsv"

@@ -53,8 +53,8 @@ SINGLE_CLASS_SOURCE_WEIGHT = 0.03
 # With a known AI share, P(AI) is a probability for that population. The cut is below 0.5 (the
 # accuracy-optimal one) because "is AI" is judged by precision and recall, i.e. F1, whose optimal
 # cut on calibrated probabilities is F1/2 or lower. Measured (bench/classify.py, AI-or-not rows,
-# 5-fold, batch prior, 2,219 seeds): 0.2 → precision/recall 0.842/0.848, 0.3 → 0.865/0.826,
-# 0.4 → 0.881/0.788.
+# 5-fold, batch prior, with an earlier 2,219-row seed set): 0.2 → precision/recall 0.842/0.848,
+# 0.3 → 0.865/0.826, 0.4 → 0.881/0.788.
 AI_DECISION = 0.3
 MIN_ROWS_PER_SIDE = 5  # fewer non-AI (or AI) labels than this: no "is AI" stage
 MODEL_FILE = "model.joblib"

@@ -42,7 +42,7 @@ from stackatlas.errors import StackatlasError
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "4"
+CODE_VERSION = "5"
 SEED = 0
 SVM_C = 0.3
 CALIBRATION_FOLDS = 3

@@ -4,8 +4,8 @@ Columns: ``text`` (description, split repository and owner names, topics, README
 ``name`` (raw ``name owner`` for character n-grams), ``meta`` (tokens for language, owner,
 creation year, topics and the domain-lexicon hits), ``short`` (split names and description only:
 the view of the "is AI" stage, which must judge a bare ranking row without topics or README the
-same way as a crawled repository) and ``vocabulary`` (name, split name and description, the text
-the AI-term lexicon counts in; no owner).
+same way as a crawled repository), ``vocabulary`` (name, split name and description, the text
+the AI-term lexicon counts in; no owner) and ``language`` (lower-cased, empty when unknown).
 
 ``label_source`` is never a feature: repositories met in production have none. The creation year
 (an agent framework is rarely from 2016, a gradient boosting library rarely from 2024) feeds the
@@ -33,7 +33,9 @@ README_EXCERPT_CHARS = 1500
 # at half weight category accuracy goes 0.660 → 0.684 (bench/classify.py, 5-fold; 0.656 → 0.680
 # on a second fold split). No one group of them is to blame: dropping any one alone is noise.
 META_WEIGHT = 0.5
-TEXT, NAME, META, SHORT, VOCABULARY = 0, 1, 2, 3, 4
+TEXT, NAME, META, SHORT, VOCABULARY, LANGUAGE = 0, 1, 2, 3, 4, 5
+# Pseudo-rows pulling each language's AI share toward the share over all languages
+LANGUAGE_SMOOTHING = 20.0
 
 # Phrases an AI engineer reads as strong hints of one category; the model learns their weight.
 LEXICON: dict[str, tuple[str, ...]] = {
@@ -114,13 +116,35 @@ def _vocabulary_column(repo: RepoText) -> str:
 
 
 def feature_columns(repos: Sequence[RepoText]) -> np.ndarray:
-    """An (n, 5) object array: text, name, meta, short text and vocabulary text per repository."""
+    """An (n, 6) object array: text, name, meta, short text, vocabulary text and language."""
     rows = []
     for repo in repos:
         text = _text_column(repo)
         rows.append((text, f"{repo.name} {repo.owner}", _meta_column(repo, text),
-                     _short_column(repo), _vocabulary_column(repo)))
-    return np.array(rows, dtype=object).reshape(len(rows), 5)
+                     _short_column(repo), _vocabulary_column(repo), repo.language.lower()))
+    return np.array(rows, dtype=object).reshape(len(rows), 6)
+
+
+def language_log_odds(languages: np.ndarray, is_ai: np.ndarray,
+                      weights: np.ndarray) -> dict[str, float]:
+    """Per known language: the log-odds of AI among its (weighted, smoothed) rows minus that
+    among all rows with a known language. Centred so that an unknown language, scored 0, reads
+    as "no evidence" and the model cannot learn the presence of a language as a signal."""
+    known = languages != ""
+    share = float(weights[known & is_ai].sum() / max(weights[known].sum(), 1e-12))
+    share = min(max(share, 1e-3), 1 - 1e-3)
+    odds = {}
+    for language in set(languages[known].tolist()):
+        rows = languages == language
+        own = ((weights[rows & is_ai].sum() + LANGUAGE_SMOOTHING * share)
+               / (weights[rows].sum() + LANGUAGE_SMOOTHING))
+        odds[language] = float(np.log(own / (1 - own)) - np.log(share / (1 - share)))
+    return odds
+
+
+def language_feature(languages: np.ndarray, odds: dict[str, float]) -> np.ndarray:
+    """An (n, 1) array: the language's AI log-odds from ``language_log_odds``, 0 if unseen."""
+    return np.array([[odds.get(str(language), 0.0)] for language in languages])
 
 
 def build_vectoriser() -> ColumnTransformer:
@@ -140,10 +164,10 @@ def build_vectoriser() -> ColumnTransformer:
     )
 
 
-def build_ai_vectoriser() -> ColumnTransformer:
-    """For the "is AI" stage: word 1–2-grams and character 2–5-grams of the short text, and the
+def build_ai_vectoriser(language_odds: dict[str, float]) -> ColumnTransformer:
+    """For the "is AI" stage: word 1–2-grams and character 2–5-grams of the short text, the
     AI-vocabulary counts of classifier.lexicon (dense, so that plain software without any AI
-    term is not called AI for sounding like the AI labels)."""
+    term is not called AI for sounding like the AI labels) and the language's AI log-odds."""
     return ColumnTransformer(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), SHORT),
@@ -151,6 +175,8 @@ def build_ai_vectoriser() -> ColumnTransformer:
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
                                       min_df=5), SHORT),
             ("lexicon", FunctionTransformer(lexicon_features), VOCABULARY),
+            ("language", FunctionTransformer(language_feature, kw_args={"odds": language_odds}),
+             LANGUAGE),
         ],
         sparse_threshold=1.0,
     )

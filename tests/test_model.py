@@ -12,7 +12,14 @@ import pytest
 from classifier import taxonomy
 from classifier.features import feature_columns
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
-from classifier.model import AI_DECISION, ModelError, TrainedModel, load_model, train_model
+from classifier.model import (
+    AI_DECISION,
+    AI_DECISION_AT_TRAINING_SHARE,
+    ModelError,
+    TrainedModel,
+    load_model,
+    train_model,
+)
 from classifier.rules import apply_rules
 
 
@@ -145,7 +152,7 @@ def test_not_ai_below_the_decision_at_the_training_share(model: TrainedModel) ->
     repo = RepoText("acme/webstack", "Minimal HTTP web framework for building REST services", "Go")
     (probability,) = model._ai_probabilities(feature_columns([repo]))
     (prediction,) = model.predict([repo])
-    assert probability < AI_DECISION
+    assert probability < AI_DECISION_AT_TRAINING_SHARE
     assert prediction.category == "other"
     assert f"P(AI)={probability:.2f}" in prediction.rationale
 
@@ -223,3 +230,16 @@ def test_plain_software_without_ai_terms_is_not_ai(seeds: list[LabeledRepo]) -> 
     (llm,) = model.predict([RepoText("acme/llm-finetune", "Fine-tune large language models with "
                                      "LoRA in PyTorch")])
     assert llm.category != "other"
+
+
+def test_language_log_odds_are_centred_and_unknown_languages_score_zero() -> None:
+    from classifier.features import language_feature, language_log_odds
+
+    languages = np.array(["python"] * 8 + ["php"] * 8 + [""] * 4, dtype=object)
+    is_ai = np.array([True] * 6 + [False] * 2 + [True] + [False] * 7 + [True] * 4)
+    odds = language_log_odds(languages, is_ai, np.ones(len(languages)))
+    assert set(odds) == {"python", "php"}  # no entry for the unknown language
+    assert odds["python"] > 0 > odds["php"]
+    features = language_feature(np.array(["python", "", "cobol"], dtype=object), odds)
+    assert features.shape == (3, 1)
+    assert features[0, 0] == odds["python"] and features[1, 0] == features[2, 0] == 0.0

@@ -1,9 +1,8 @@
-"""Rules and the trained model: determinism, persistence, stages and throughput."""
+"""Rules and the trained model: determinism, persistence and stages (speed: bench/classify.py)."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -132,15 +131,6 @@ def test_tiny_training_set_still_trains() -> None:
 def test_no_labels_is_an_error() -> None:
     with pytest.raises(ModelError):
         train_model([])
-
-
-@pytest.mark.slow
-def test_throughput_at_least_1000_per_second(model: TrainedModel, seeds: list[LabeledRepo]) -> None:
-    texts = [label.as_text() for label in seeds] * 3
-    model.predict(texts[:50])
-    started = time.perf_counter()
-    model.predict(texts)
-    assert len(texts) / (time.perf_counter() - started) >= 1000
 
 
 def test_the_ai_decision_is_recorded(model: TrainedModel) -> None:

@@ -1,14 +1,15 @@
 """The trained classifier: rules first, then a two-stage scikit-learn text model.
 
-Stage one decides "is AI" (trained on every label, reading only the names and the description:
-n-grams beside counts of AI vocabulary, with rows of single-class labels sources down-weighted and
-AI and non-AI weighted equally; its probability is then moved to the AI share of the population
-being classified, ``classifier/prior.py``, and cut at AI_DECISION); stage two picks the AI
-category (trained on AI labels only, so that adding many non-AI rows leaves category accuracy
-alone); a third linear model picks the subcategory within the chosen category. Both decisions
-are probabilities (logistic regression for "is AI", sigmoid-calibrated linear SVMs for the
-category); the confidence of a label is P(AI) × P(category | AI). Everything is seeded, so the
-same labels give the same model.
+Stage one decides "is AI" (trained on every label, reading only the names, the description and the
+language: n-grams beside counts of AI vocabulary and the language's AI log-odds, with rows of
+single-class labels sources down-weighted and AI and non-AI weighted equally; its probability is
+then moved to the AI share of the population being classified, ``classifier/prior.py``, and cut at
+AI_DECISION, or at AI_DECISION_AT_TRAINING_SHARE when that share is unknown); stage two picks the
+AI category (trained on AI labels only, so that adding many non-AI rows leaves category accuracy
+alone); a third linear model picks the subcategory within the chosen category. Both decisions are
+probabilities (logistic regression for "is AI", sigmoid-calibrated linear SVMs for the category);
+the confidence of a label is P(AI) × P(category | AI). Everything is seeded, so the same labels
+give the same model.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ def test_meta_has_year_and_language_only_when_known() -> None:
     ])
     assert {"lang_python", "year_2024"} <= set(known[META].split())
     assert not any(token.startswith(("lang_", "year_")) for token in unknown[META].split())
-    # the "is AI" stage reads neither: a labels source without dates must not look less AI
+    # the "is AI" texts carry neither (it reads the language only as a centred score, 0 if unknown)
     assert known[SHORT] == unknown[SHORT] and known[VOCABULARY] == unknown[VOCABULARY]
 
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import logit
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import FunctionTransformer
@@ -131,14 +132,13 @@ def language_log_odds(languages: np.ndarray, is_ai: np.ndarray,
     among all rows with a known language. Centred so that an unknown language, scored 0, reads
     as "no evidence" and the model cannot learn the presence of a language as a signal."""
     known = languages != ""
-    share = float(weights[known & is_ai].sum() / max(weights[known].sum(), 1e-12))
-    share = min(max(share, 1e-3), 1 - 1e-3)
+    share = np.clip(weights[known & is_ai].sum() / max(weights[known].sum(), 1e-12), 1e-3, 1 - 1e-3)
     odds = {}
     for language in set(languages[known].tolist()):
         rows = languages == language
         own = ((weights[rows & is_ai].sum() + LANGUAGE_SMOOTHING * share)
                / (weights[rows].sum() + LANGUAGE_SMOOTHING))
-        odds[language] = float(np.log(own / (1 - own)) - np.log(share / (1 - share)))
+        odds[language] = float(logit(own) - logit(share))
     return odds
 
 

@@ -22,7 +22,8 @@ import duckdb
 
 from collector.crawl import run_crawl
 from collector.discovery import load_query_set
-from collector.replay import (
+from stackatlas.settings import Settings
+from standins.github import (
     FaultConfig,
     RateLimitConfig,
     ReplayServer,
@@ -30,8 +31,7 @@ from collector.replay import (
     parse_query,
     search_repos,
 )
-from collector.sample import generate_population
-from stackatlas.settings import Settings
+from standins.sample import generate_population
 from warehouse.db import connect
 
 RATIO_TARGET = 1.15

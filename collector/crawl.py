@@ -194,7 +194,9 @@ class Crawler:
                 started,
             )
             for query in query_set.queries:
-                planned = plan_from_previous(query, crawls.previous_leaves(self.con, query))
+                planned = plan_from_previous(
+                    query, [Slice.of(r) for r in crawls.previous_leaves(self.con, query)]
+                )
                 crawls.insert_slices(self.con, run.id, planned, started)
         log.info("crawl run %d: %d queries (%s)", run.id, len(query_set.queries), query_set.label)
         return run
@@ -208,7 +210,7 @@ class Crawler:
 
     def _result(self, run: crawls.CrawlRun, resumed: bool) -> CrawlResult:
         counts = crawls.run_counts(self.con, run)
-        slices = [s for s in crawls.run_slices(self.con, run.id) if s.status != "split"]
+        slices = [Slice.of(s) for s in crawls.run_slices(self.con, run.id) if s.status != "split"]
         stats = self.client.limiter.stats
         return CrawlResult(
             run_id=run.id,
@@ -247,7 +249,7 @@ class Crawler:
 
     def _discover_query(self, run: crawls.CrawlRun, query: str) -> None:
         while True:
-            slices = crawls.run_slices(self.con, run.id, query)
+            slices = [Slice.of(s) for s in crawls.run_slices(self.con, run.id, query)]
             pending = next((s for s in slices if s.status == "pending"), None)
             if pending is not None:
                 self._fetch_slice(run, pending)

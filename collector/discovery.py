@@ -12,11 +12,12 @@ import hashlib
 import itertools
 import math
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from stackatlas.errors import ConfigError
+from warehouse.crawls import SliceRow
 
 DEFAULT_QUERIES_FILE = Path(__file__).with_name("queries.toml")
 SEARCH_CAP = 1000
@@ -128,16 +129,13 @@ def _with_exclusions(base: str, stars: str, exclusions: list[str]) -> str:
 
 
 @dataclass(frozen=True)
-class Slice:
+class Slice(SliceRow):
     """A query restricted to creation dates ``lo..hi`` (inclusive; open ends as sentinels)."""
 
-    query: str
-    lo: date
-    hi: date
-    status: str = "pending"  # pending | done | split
-    total_count: int | None = None
-    pages_done: int = 0
-    repos_found: int = 0
+    @classmethod
+    def of(cls, row: SliceRow) -> Slice:
+        """The slice a stored ``crawl_slices`` row stands for."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(SliceRow)})
 
     @property
     def search_query(self) -> str:

@@ -1,3 +1,3 @@
-from stackatlas.cli import main
+from stackatlas.main import main
 
 main()

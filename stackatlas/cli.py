@@ -1,4 +1,8 @@
-"""The `stackatlas` command line: thin commands over the functions the scheduler and API use."""
+"""The `stackatlas` Typer app, its sub-apps, shared options and the `db` commands.
+
+The other commands register themselves on ``app`` in ``stackatlas.commands``; the entry point
+``stackatlas.main`` imports both.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from stackatlas.errors import StackatlasError
 from stackatlas.logs import configure_logging
 from stackatlas.present import console
 from stackatlas.settings import Settings, get_settings
@@ -90,21 +92,3 @@ def db_status(db: DbOption = None) -> None:
             counts.add_row(name, str(rows))
         console.print(counts)
     con.close()
-
-
-def main() -> None:
-    """Entry point: one clear line and a non-zero exit for every expected failure."""
-    try:
-        app()
-    except StackatlasError as exc:
-        log.debug("command failed", exc_info=True)
-        Console(stderr=True, soft_wrap=True).print(
-            f"error: {exc.one_line()}", markup=False, highlight=False
-        )
-        raise SystemExit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted")
-        raise SystemExit(130) from None
-
-
-from stackatlas import commands  # noqa: E402, F401 - registers the remaining commands

@@ -11,9 +11,10 @@ from typing import Annotated
 
 import typer
 
-from classifier.cli import app as classifier_app
-from collector.cli import crawl
+from stackatlas.classifier_cli import app as classifier_app
 from stackatlas.cli import DbOption, app, console, label_app, settings_for
+from stackatlas.crawl_cli import crawl
+from stackatlas.settings import Settings
 
 app.command("crawl", help="Crawl GitHub's search API into the warehouse.")(crawl)
 app.add_typer(classifier_app, name="classifier", help="Train and evaluate the classifier.")
@@ -28,7 +29,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file.")] = 7,
 ) -> None:
     """Generate the project's own sample snapshot (deterministic, no ../shared needed)."""
-    from collector.sample import write_sample
+    from standins.sample import write_sample
 
     write_sample(out, n=n, seed=seed)
     console.print(f"wrote {n} repositories to {out}")
@@ -55,8 +56,8 @@ def replay(
     Point a crawl at it with `stackatlas crawl --api-url http://127.0.0.1:PORT`; the fault
     options make it misbehave the way GitHub sometimes does.
     """
-    from collector.replay import FaultConfig, RateLimitConfig
-    from collector.replay.server import serve_replay
+    from standins.github import FaultConfig, RateLimitConfig
+    from standins.github.server import serve_replay
 
     faults = FaultConfig(
         error_rate=error_rate, secondary_limit_rate=secondary_limit_rate,
@@ -216,7 +217,6 @@ def run(
 ) -> None:
     """The main job: a real crawl when GITHUB_TOKEN is set, the offline demo otherwise."""
     from stackatlas.demo import run_demo
-    from stackatlas.pipeline import run_live
 
     settings = settings_for(db)
     if settings.github_token is None:
@@ -231,6 +231,24 @@ def fake_llm_command(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8800,
 ) -> None:
     """Serve the fake OpenAI-compatible LLM used by tests and the offline demo."""
-    from classifier.fake_llm import serve_fake_llm
+    from standins.fake_llm import serve_fake_llm
 
     serve_fake_llm(port)
+
+
+def run_live(settings: Settings, *, serve_after: bool) -> None:
+    """A real crawl of settings.api_url (GitHub with GITHUB_TOKEN), then optionally serve."""
+    from stackatlas.pipeline import run_pipeline
+    from stackatlas.present import print_summary
+    from warehouse.db import connect
+
+    con = connect(settings.db_path)
+    try:
+        result = run_pipeline(con, settings)
+    finally:
+        con.close()
+    print_summary(result, database=str(settings.db_path))
+    if serve_after:
+        from api.server import serve
+
+        serve(settings)

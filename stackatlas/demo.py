@@ -22,7 +22,7 @@ SAMPLE_SEED = 7
 
 def sample_snapshot_path(settings: Settings) -> Path:
     """The bundled sample, generated deterministically on first use."""
-    from collector.sample import write_sample
+    from standins.sample import write_sample
 
     path = settings.data_dir / f"sample_snapshot_{SAMPLE_SIZE}_{SAMPLE_SEED}.tsv"
     if not path.exists():
@@ -55,7 +55,7 @@ def _maybe_fake_llm(enabled: bool) -> Iterator[str | None]:
     if not enabled:
         yield None
         return
-    from classifier.fake_llm import FakeLLMServer
+    from standins.fake_llm import FakeLLMServer
 
     with FakeLLMServer() as server:
         yield server.url
@@ -70,9 +70,9 @@ def run_demo(
     fake_llm: bool,
     readme: bool = False,
 ) -> None:
-    from collector.replay.server import ReplayServer
-    from collector.replay.snapshot import load_snapshot
     from stackatlas.pipeline import run_pipeline
+    from standins.github.server import ReplayServer
+    from standins.github.snapshot import load_snapshot
 
     snapshot_path = snapshot or sample_snapshot_path(settings)
     repos = load_snapshot(snapshot_path)

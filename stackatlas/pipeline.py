@@ -13,7 +13,6 @@ from classifier.service import ClassifyResult, classify_repositories
 from collector.crawl import CrawlResult, run_crawl
 from stackatlas.settings import Settings
 from warehouse.counts import category_summary
-from warehouse.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +39,3 @@ def run_pipeline(
     classify_result = classify_repositories(con, settings, use_llm=use_llm)
     log.info("classification finished: %s", classify_result.summary_line())
     return PipelineResult(crawl_result, classify_result, category_summary(con))
-
-
-def run_live(settings: Settings, *, serve_after: bool) -> PipelineResult:
-    """A real crawl of settings.api_url (GitHub with GITHUB_TOKEN), then optionally serve."""
-    from stackatlas.present import print_summary
-
-    con = connect(settings.db_path)
-    try:
-        result = run_pipeline(con, settings)
-    finally:
-        con.close()
-    print_summary(result, database=str(settings.db_path))
-    if serve_after:
-        from api.server import serve
-
-        serve(settings)
-    return result

@@ -10,9 +10,9 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from collector.replay.snapshot import write_snapshot
-from collector.sample import generate_sample
-from stackatlas.cli import app
+from stackatlas.main import app
+from standins.github.snapshot import write_snapshot
+from standins.sample import generate_sample
 from tests.conftest import PROJECT_ROOT
 
 runner = CliRunner()

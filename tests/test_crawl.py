@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from collector.crawl import run_crawl
-from collector.replay import FaultConfig, RateLimitConfig, ReplayServer, Snapshot
-from collector.sample import generate_population
 from stackatlas.settings import Settings
+from standins.github import FaultConfig, RateLimitConfig, ReplayServer, Snapshot
+from standins.sample import generate_population
 from warehouse.db import connect
 
 TOKEN = "ghp_SECRET_MARKER_9f8e7d"
@@ -173,7 +173,7 @@ def test_faults_keep_full_recall_without_duplicates(warehouse: duckdb.DuckDBPyCo
 
 def test_query_mode_finds_what_the_queries_reach(warehouse: duckdb.DuckDBPyConnection) -> None:
     from collector.discovery import load_query_set
-    from collector.replay import parse_query, search_repos
+    from standins.github import parse_query, search_repos
 
     snapshot = population(3000, seed=9)
     reachable: set[int] = set()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from classifier.cli import app
 from classifier.evaluate import evaluate, remove_gold, score
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels, write_labels
 from classifier.model import Prediction
+from stackatlas.classifier_cli import app
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from classifier import taxonomy
-from classifier.fake_llm import (
+from standins.fake_llm import (
     FAKE_MODEL_ID,
     UNKNOWN_CATEGORY,
     FakeLLMServer,

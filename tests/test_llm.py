@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from classifier import prompts, taxonomy
-from classifier.fake_llm import FakeLLMServer
 from classifier.fewshot import FewShotIndex
 from classifier.labels import LabeledRepo, RepoText
 from classifier.llm import (
@@ -34,6 +33,7 @@ from classifier.llm_cache import DuckDBLLMCache, InMemoryLLMCache, LLMCache
 from classifier.model import Prediction
 from stackatlas.errors import LLMError
 from stackatlas.settings import Settings
+from standins.fake_llm import FakeLLMServer
 
 API_KEY = "sk-test-not-a-real-key"
 

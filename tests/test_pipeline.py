@@ -9,11 +9,11 @@ import duckdb
 import pytest
 from pydantic import SecretStr
 
-from collector.replay import RateLimitConfig, ReplayServer
-from collector.replay.snapshot import Snapshot
-from collector.sample import generate_sample
 from stackatlas.pipeline import run_pipeline
 from stackatlas.settings import Settings
+from standins.github import RateLimitConfig, ReplayServer
+from standins.github.snapshot import Snapshot
+from standins.sample import generate_sample
 from warehouse.counts import monthly_counts
 
 FAST_LIMITS = RateLimitConfig(search_limit=30, search_window=1.0, core_limit=5000, core_window=60.0)

@@ -11,7 +11,7 @@ from datetime import date
 import httpx
 import pytest
 
-from collector.replay import (
+from standins.github import (
     FaultConfig,
     QueryError,
     RateLimitConfig,
@@ -21,8 +21,8 @@ from collector.replay import (
     parse_query,
     search_repos,
 )
-from collector.replay.content import has_readme, star_history
-from collector.sample import generate_sample
+from standins.github.content import has_readme, star_history
+from standins.sample import generate_sample
 
 AUTH = {"Authorization": "Bearer test-token"}
 

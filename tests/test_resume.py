@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.replay import FaultConfig, RateLimitConfig, ReplayServer, Snapshot
-from collector.sample import generate_population
+from standins.github import FaultConfig, RateLimitConfig, ReplayServer, Snapshot
+from standins.sample import generate_population
 from tests.test_crawl import FAST_LIMITS, TOKEN, crawl
 from warehouse.db import connect
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from collector.replay.snapshot import load_snapshot
-from collector.sample import (
+from standins.github.snapshot import load_snapshot
+from standins.sample import (
     LAYERS,
     generate_labelled,
     generate_population,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.replay.snapshot import (
+from stackatlas.errors import SnapshotError
+from standins.github.snapshot import (
     COLUMNS,
     Snapshot,
     SnapshotRepo,
@@ -15,7 +16,6 @@ from collector.replay.snapshot import (
     load_snapshot,
     write_snapshot,
 )
-from stackatlas.errors import SnapshotError
 
 HEADER = "\t".join(COLUMNS)
 GOOD = "acme/rocket\t1200\t2026-08-01\t30\tPython\t2023-03-16\t2026-07-30\tMIT\tllm,rag\tA rocket"

@@ -14,7 +14,6 @@ from typing import Any
 
 import duckdb
 
-from collector.discovery import Slice
 from warehouse.db import fetch_dicts
 from warehouse.repos import RepoRecord, record_observations, upsert_repositories
 
@@ -114,8 +113,24 @@ def add_requests(con: duckdb.DuckDBPyConnection, run_id: int, count: int) -> Non
 # ---------------------------------------------------------------------------------- slices
 
 
-def _slice(row: dict[str, Any]) -> Slice:
-    return Slice(
+@dataclass(frozen=True)
+class SliceRow:
+    """One row of ``crawl_slices``: a query over creation dates ``lo..hi`` and its progress.
+
+    The collector's ``Slice`` extends it with the search logic; the warehouse only stores it.
+    """
+
+    query: str
+    lo: date
+    hi: date
+    status: str = "pending"  # pending | done | split
+    total_count: int | None = None
+    pages_done: int = 0
+    repos_found: int = 0
+
+
+def _slice(row: dict[str, Any]) -> SliceRow:
+    return SliceRow(
         query=row["query"],
         lo=row["created_from"],
         hi=row["created_to"],
@@ -128,7 +143,7 @@ def _slice(row: dict[str, Any]) -> Slice:
 
 def run_slices(
     con: duckdb.DuckDBPyConnection, run_id: int, query: str | None = None
-) -> list[Slice]:
+) -> list[SliceRow]:
     sql = "SELECT * FROM crawl_slices WHERE run_id = ?"
     params: list[Any] = [run_id]
     if query is not None:
@@ -138,7 +153,7 @@ def run_slices(
 
 
 def insert_slices(
-    con: duckdb.DuckDBPyConnection, run_id: int, slices: Sequence[Slice], at: datetime
+    con: duckdb.DuckDBPyConnection, run_id: int, slices: Sequence[SliceRow], at: datetime
 ) -> None:
     for piece in slices:
         con.execute(
@@ -155,7 +170,7 @@ def insert_slices(
         )
 
 
-def previous_leaves(con: duckdb.DuckDBPyConnection, query: str) -> list[Slice]:
+def previous_leaves(con: duckdb.DuckDBPyConnection, query: str) -> list[SliceRow]:
     """The finished slices of this query in the newest succeeded run that has any."""
     rows = fetch_dicts(
         con,
@@ -175,7 +190,7 @@ def previous_leaves(con: duckdb.DuckDBPyConnection, query: str) -> list[Slice]:
 def save_page(
     con: duckdb.DuckDBPyConnection,
     run_id: int,
-    piece: Slice,
+    piece: SliceRow,
     records: Sequence[RepoRecord],
     *,
     seen_at: datetime,

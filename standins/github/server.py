@@ -26,8 +26,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.replay import content
-from collector.replay.faults import (
+from stackatlas.errors import SnapshotError
+from standins.github import content
+from standins.github.faults import (
     EXHAUSTED,
     INCOMPLETE,
     LATENCY,
@@ -36,10 +37,9 @@ from collector.replay.faults import (
     FaultConfig,
     FaultInjector,
 )
-from collector.replay.query import QueryError, parse_query, search_repos
-from collector.replay.ratelimit import CORE, SEARCH, BucketState, RateLimitConfig, RateLimiter
-from collector.replay.snapshot import Snapshot, SnapshotRepo, load_snapshot
-from stackatlas.errors import SnapshotError
+from standins.github.query import QueryError, parse_query, search_repos
+from standins.github.ratelimit import CORE, SEARCH, BucketState, RateLimitConfig, RateLimiter
+from standins.github.snapshot import Snapshot, SnapshotRepo, load_snapshot
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from collector.replay.snapshot import SnapshotRepo, write_snapshot
+from standins.github.snapshot import SnapshotRepo, write_snapshot
 
 T = TypeVar("T")
 SAMPLE_AS_OF = date(2026, 8, 30)
@@ -1070,7 +1070,7 @@ def generate_population(n: int = 20_000, seed: int = 11) -> list[SnapshotRepo]:
 
 
 def write_sample(path: str | Path, n: int = 2000, seed: int = 7) -> Path:
-    """Write the sample snapshot TSV (the format of collector.replay.snapshot)."""
+    """Write the sample snapshot TSV (the format of standins.github.snapshot)."""
     return write_snapshot(generate_sample(n, seed), path)
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from collector.replay.snapshot import SnapshotRepo
+from standins.github.snapshot import SnapshotRepo
 
 GITHUB_WEB = "https://github.com"
 DOCS = "https://docs.github.com/rest"

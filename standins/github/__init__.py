@@ -2,18 +2,18 @@
 
 Public API::
 
-    from collector.replay import (
+    from standins.github import (
         SnapshotRepo, Snapshot, load_snapshot, write_snapshot,
         parse_query, search_repos, QueryError,
         FaultConfig, RateLimitConfig, ReplayServer, ReplayStats, create_app, serve_replay,
     )
 """
 
-from collector.replay.faults import FaultConfig
-from collector.replay.query import QueryError, SearchQuery, parse_query, search_repos
-from collector.replay.ratelimit import RateLimitConfig
-from collector.replay.server import ReplayServer, ReplayStats, create_app, serve_replay
-from collector.replay.snapshot import Snapshot, SnapshotRepo, load_snapshot, write_snapshot
+from standins.github.faults import FaultConfig
+from standins.github.query import QueryError, SearchQuery, parse_query, search_repos
+from standins.github.ratelimit import RateLimitConfig
+from standins.github.server import ReplayServer, ReplayStats, create_app, serve_replay
+from standins.github.snapshot import Snapshot, SnapshotRepo, load_snapshot, write_snapshot
 
 __all__ = [
     "FaultConfig",

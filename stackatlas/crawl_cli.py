@@ -1,6 +1,6 @@
 """`stackatlas crawl`: the collector's command (registered by stackatlas.commands).
 
-Errors propagate to `stackatlas.cli.main`, which prints them as one line and exits non-zero.
+Errors propagate to `stackatlas.main.main`, which prints them as one line and exits non-zero.
 """
 
 from __future__ import annotations

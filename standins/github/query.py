@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from collector.replay.snapshot import SnapshotRepo
+from standins.github.snapshot import SnapshotRepo
 
 SORT_KEYS = ("stars", "forks", "updated", "help-wanted-issues")
 _WORD = re.compile(r"[a-z0-9]+")

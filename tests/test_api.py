@@ -483,3 +483,22 @@ def test_concurrent_reads_and_writes_each_get_their_cursor(
         history = httpx.get(f"{base_url}/v1/repos/bolt/ragkit", timeout=5).json()["label_history"]
     assert statuses == [200] * 60
     assert len([label for label in history if label["method"] == "human"]) == 12
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "expected"),
+    [
+        ("text/csv", "", "text/csv"),
+        ("application/json", "", "application/json"),
+        ("text/csv;q=0.5, application/json", "", "application/json"),
+        ("text/csv", "&format=json", "application/json"),
+        ("*/*", "", "application/json"),
+    ],
+)
+def test_accept_header_chooses_csv_or_json(
+    client: TestClient, accept: str, query: str, expected: str
+) -> None:
+    for path in ("/v1/repos?limit=2", "/v1/counts/monthly?category=models"):
+        response = client.get(path + query, headers={"Accept": accept})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(expected), (path, accept)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Query
@@ -13,7 +13,7 @@ from pydantic import BeforeValidator
 
 from api.deps import CursorDep, checked_category, checked_layer, taxonomy_layers
 from api.errors import InvalidParameterError
-from api.routes import csv_response
+from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.schemas import CategoryCount, LayerCount, MonthlyCount, MonthlyCounts, Summary
 from warehouse.counts import category_summary, monthly_counts
 
@@ -43,17 +43,17 @@ def _month_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
 @router.get(
     "/counts/monthly",
     response_model=MonthlyCounts,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=CSV_RESPONSE,
     summary="New and cumulative repositories per creation month",
 )
 def get_monthly_counts(
     cursor: CursorDep,
+    fmt: FormatDep,
     layer: Annotated[str | None, Query(description="A layer of the taxonomy.")] = None,
     category: Annotated[str | None, Query(description="A category of the taxonomy.")] = None,
     start: Annotated[Month | None, Query(description="First month, YYYY-MM.")] = None,
     end: Annotated[Month | None, Query(description="Last month, YYYY-MM.")] = None,
     include_other: Annotated[bool, Query(description="Count non-AI repositories too.")] = False,
-    format: Literal["json", "csv"] = "json",
 ) -> MonthlyCounts | Response:
     if start is not None and end is not None and end < start:
         raise InvalidParameterError("end", end.strftime("%Y-%m"), "end must not precede start")
@@ -66,7 +66,7 @@ def get_monthly_counts(
         include_other=include_other,
     )
     rows = _month_rows(frame)
-    if format == "csv":
+    if fmt == "csv":
         return csv_response(rows, list(MonthlyCount.model_fields), filename="monthly_counts.csv")
     return MonthlyCounts(items=[MonthlyCount.model_validate(row) for row in rows])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import CursorDep, WriteAccess, checked_category, checked_layer
-from api.routes import csv_response
+from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.schemas import (
     LabelChange,
     LabelDetail,
@@ -35,16 +35,11 @@ router = APIRouter(prefix="/v1/repos", tags=["repositories"])
 
 SortParam = Literal["stars", "-stars", "created", "-created", "name", "-name"]
 StatusParam = Literal["active", "below_threshold", "vanished", "all"]
-FormatParam = Literal["json", "csv"]
 
 CSV_COLUMNS = (
     "full_name", "id", "description", "stars", "forks", "language", "topics", "created_at",
     "status", "layer", "category", "subcategory", "confidence", "method",
 )  # fmt: skip
-
-_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
-}
 
 
 def _sort_key(sort: SortParam) -> tuple[SortKey, bool]:
@@ -59,9 +54,10 @@ def _item(row: dict[str, Any]) -> RepoItem:
     )
 
 
-@router.get("", response_model=RepoPage, responses=_CSV_RESPONSE, summary="Search repositories")
+@router.get("", response_model=RepoPage, responses=CSV_RESPONSE, summary="Search repositories")
 def list_repositories(
     cursor: CursorDep,
+    fmt: FormatDep,
     layer: Annotated[str | None, Query(description="A layer of the taxonomy.")] = None,
     category: Annotated[str | None, Query(description="A category of the taxonomy.")] = None,
     q: Annotated[
@@ -73,7 +69,6 @@ def list_repositories(
     sort: Annotated[SortParam, Query(description="`-` prefix sorts descending.")] = "-stars",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    format: FormatParam = "json",
 ) -> RepoPage | Response:
     filters = RepoFilter(
         layer=checked_layer(layer),
@@ -88,7 +83,7 @@ def list_repositories(
     rows = search_repositories(
         cursor, filters, sort=key, descending=descending, limit=limit, offset=offset
     )
-    if format == "csv":
+    if fmt == "csv":
         return csv_response(
             rows, CSV_COLUMNS, filename="repos.csv", headers={"X-Total-Count": str(total)}
         )

@@ -115,16 +115,13 @@ WHERE r.status = 'active' AND r.created_at IS NOT NULL
 
 _MONTHLY_SQL = """
 INSERT INTO analytics_monthly
-WITH dated AS (
-    SELECT 'created' AS basis, created_month AS month, layer, category, subcategory
-    FROM analytics_facts
+WITH counted AS MATERIALIZED (
+    SELECT 'created' AS basis, created_month AS month, layer, category, subcategory,
+           count(*) AS new_repos
+    FROM analytics_facts WHERE created_month <= $last_month GROUP BY ALL
     UNION ALL
-    SELECT 'crossed', crossed_month, layer, category, subcategory
-    FROM analytics_facts WHERE crossed_month IS NOT NULL
-),
-counted AS (
-    SELECT basis, month, layer, category, subcategory, count(*) AS new_repos
-    FROM dated WHERE month <= $last_month GROUP BY ALL
+    SELECT 'crossed', crossed_month, layer, category, subcategory, count(*)
+    FROM analytics_facts WHERE crossed_month <= $last_month GROUP BY ALL
 ),
 calendar AS (
     SELECT basis, unnest(generate_series(min(month), $last_month, INTERVAL 1 MONTH))::DATE AS month
@@ -147,37 +144,46 @@ FROM grid
 
 
 def _growth_sql(windows: tuple[int, ...]) -> tuple[str, str]:
-    per_window = " UNION ALL ".join(
-        f"SELECT {w} AS window_days, repo_id, layer, category, stars, "
-        f"gained_{w} AS gained FROM analytics_facts"
+    """Growth per group and the top movers per category: one pass over the facts each, with
+    one aggregate per window (the windows are unpivoted afterwards, on small results)."""
+    sums = ", ".join(
+        f"count(gained_{w}) AS known_{w}, sum(gained_{w}) AS gained_{w}" for w in windows
+    )
+    unpivot = " UNION ALL ".join(
+        f"SELECT {w}, layer, category, repos, known_{w}, coalesce(gained_{w}, 0)::BIGINT "
+        "FROM per_group"
         for w in windows
     )
     growth = f"""
 INSERT INTO analytics_growth
-SELECT window_days, layer, category, count(*)::BIGINT AS repos,
-       count(gained)::BIGINT AS repos_with_history, coalesce(sum(gained), 0)::BIGINT AS stars_gained
-FROM ({per_window}) GROUP BY ALL
+WITH per_group AS (
+    SELECT layer, category, count(*)::BIGINT AS repos, {sums}
+    FROM analytics_facts GROUP BY layer, category
+)
+{unpivot}
 """
     # Top movers by one packed key (gain, then stars, then the lower id; ids below 2^40, as
     # GitHub's are): arg_max keeps a small heap per category instead of sorting every row.
+    tops = ",\n".join(
+        f"arg_max(repo_id, (gained_{w}::HUGEINT << 72) + (stars::HUGEINT << 40) "
+        f"+ ((1::HUGEINT << 40) - 1 - repo_id), {MOVERS_KEPT}) "
+        f"FILTER (WHERE gained_{w} IS NOT NULL) AS ids_{w}"
+        for w in windows
+    )
+    ranked = " UNION ALL ".join(
+        f"SELECT {w} AS window_days, unnest(ids_{w}) AS repo_id, "
+        f"generate_subscripts(ids_{w}, 1) AS rank FROM top"
+        for w in windows
+    )
+    gained = " ".join(f"WHEN {w} THEN f.gained_{w}" for w in windows)
     movers = f"""
 INSERT INTO analytics_movers
-WITH gains AS ({per_window}),
-top AS (
-    SELECT window_days, category, arg_max(
-        repo_id,
-        (gained::HUGEINT << 72) + (stars::HUGEINT << 40) + ((1::HUGEINT << 40) - 1 - repo_id),
-        {MOVERS_KEPT}
-    ) AS ids
-    FROM gains WHERE gained IS NOT NULL GROUP BY window_days, category
-),
-ranked AS (
-    SELECT window_days, unnest(ids) AS repo_id, generate_subscripts(ids, 1) AS rank FROM top
-)
-SELECT k.window_days, g.layer, g.category, k.rank::INTEGER, k.repo_id, r.full_name, g.stars,
-       g.gained
+WITH top AS (SELECT category, {tops} FROM analytics_facts GROUP BY category),
+ranked AS ({ranked})
+SELECT k.window_days, f.layer, f.category, k.rank::INTEGER, k.repo_id, r.full_name, f.stars,
+       CASE k.window_days {gained} END
 FROM ranked k
-JOIN gains g ON g.window_days = k.window_days AND g.repo_id = k.repo_id
+JOIN analytics_facts f ON f.repo_id = k.repo_id
 JOIN repositories r ON r.id = k.repo_id
 """
     return growth, movers

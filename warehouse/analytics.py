@@ -24,6 +24,7 @@ window without such a run) has no growth figure (``repos_with_history`` says how
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -47,6 +48,9 @@ UNSPECIFIED = "unspecified"  # the subcategory of a label that names none
 DEFAULT_THRESHOLD = 500
 
 _GROUPS = ("layer", "category", "subcategory")
+# One refresh at a time in this process (DuckDB has one writing process): two at once would
+# conflict on the same rows.
+_REFRESH_LOCK = threading.Lock()
 
 
 # The label in force (as ``current_labels``: method precedence, then recency, then id) packed
@@ -255,6 +259,11 @@ def refresh_analytics(
     con: duckdb.DuckDBPyConnection, *, threshold: int = DEFAULT_THRESHOLD
 ) -> None:
     """Rebuild every ``analytics_*`` table in one transaction: readers see old or new, not half."""
+    with _REFRESH_LOCK:
+        _refresh(con, threshold)
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     started = time.perf_counter()
     newest = _newest_observation(con)
     last_month = newest.date().replace(day=1) if newest is not None else None
@@ -284,8 +293,9 @@ def refresh_analytics(
 
 def ensure_analytics(con: duckdb.DuckDBPyConnection) -> None:
     """Refresh once if the analytics were never computed (a warehouse filled without a run)."""
-    if not con.execute("SELECT count(*) FROM analytics_meta").fetchall()[0][0]:
-        refresh_analytics(con)
+    with _REFRESH_LOCK:
+        if not con.execute("SELECT count(*) FROM analytics_meta").fetchall()[0][0]:
+            _refresh(con, DEFAULT_THRESHOLD)
 
 
 # --- readers -------------------------------------------------------------------------------

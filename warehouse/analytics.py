@@ -60,7 +60,26 @@ _LABEL_KEY = (
 )
 
 
-def _facts_sql(baseline_runs: dict[int, int | None]) -> str:
+# The labels in force. Where ``current_labels`` is a table kept current on every label write, it
+# is read as is; while it is a view (a window over every classification), the same choice is made
+# here with one arg_max per repository, which is several times cheaper.
+_PICKED_LABELS = f"""
+    SELECT pick.repo_id, c.layer, c.category, c.subcategory
+    FROM (
+        SELECT repo_id, arg_max(id, {_LABEL_KEY}) AS label_id FROM classifications GROUP BY repo_id
+    ) pick JOIN classifications c ON c.id = pick.label_id
+"""
+_TABLE_LABELS = "SELECT repo_id, layer, category, subcategory FROM current_labels"
+
+
+def _labels_sql(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'current_labels' AND NOT temporary"
+    ).fetchall()
+    return _TABLE_LABELS if rows[0][0] else _PICKED_LABELS
+
+
+def _facts_sql(baseline_runs: dict[int, int | None], labels_sql: str = _PICKED_LABELS) -> str:
     """One row per counted repository: label, months on both bases, stars and growth.
 
     ``baseline_runs`` maps each growth window to the crawl run its baseline is read from (None:
@@ -81,13 +100,7 @@ def _facts_sql(baseline_runs: dict[int, int | None]) -> str:
     )
     return f"""
 CREATE OR REPLACE TEMP TABLE analytics_facts AS
-WITH pick AS (
-    SELECT repo_id, arg_max(id, {_LABEL_KEY}) AS label_id FROM classifications GROUP BY repo_id
-),
-label AS (
-    SELECT pick.repo_id, c.layer, c.category, c.subcategory
-    FROM pick JOIN classifications c ON c.id = pick.label_id
-),
+WITH label AS ({labels_sql}),
 candidates AS (
     SELECT DISTINCT repo_id FROM observations WHERE stars < $threshold
     UNION
@@ -273,7 +286,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
         for table in ANALYTICS_TABLES:
             con.execute(f"DELETE FROM {table}")
         runs = _baseline_runs(con, newest) if newest is not None else dict.fromkeys(WINDOWS)
-        con.execute(_facts_sql(runs), {"threshold": threshold})
+        con.execute(_facts_sql(runs, _labels_sql(con)), {"threshold": threshold})
         con.execute(_MONTHLY_SQL, {"last_month": last_month})
         con.execute(growth_sql)
         con.execute(movers_sql)

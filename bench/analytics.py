@@ -72,16 +72,22 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None, help="folder for the warehouses")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="stackatlas-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"median of {args.repeat} runs; seconds, wall clock (CPU seconds of the process, all "
+    with tempfile.TemporaryDirectory(prefix="stackatlas-bench-") as scratch:
+        folder = args.dir or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        return run(folder, args.sizes, args.repeat)
+
+
+def run(folder: Path, sizes: list[int], repeat: int) -> int:
+    """Measure every size in ``folder``, print the table; 1 when the target is missed."""
+    print(f"median of {repeat} runs; seconds, wall clock (CPU seconds of the process, all "
           f"threads, in brackets: on a busy machine they tell the work done); "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"{'repos':>10} {'build':>6} {'baseline view':>15} {'refresh':>14} {'ratio':>6} "
           f"{'publish':>14}")  # fmt: skip
     missed = False
-    for size in args.sizes:
-        figures = measure(folder / f"synthetic_{size}.duckdb", size, args.repeat)
+    for size in sizes:
+        figures = measure(folder / f"synthetic_{size}.duckdb", size, repeat)
         (base, base_cpu), (refresh, refresh_cpu) = figures["baseline"], figures["refresh"]
         publish, publish_cpu = figures["publish"]
         print(f"{size:>10,} {figures['build'][0]:>6.1f} {base:>7.2f} ({base_cpu:>5.2f}) "

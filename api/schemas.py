@@ -9,10 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Health(BaseModel):
-    status: str = Field(description="`ok` when the database answers.")
+    status: str = Field(description="`ok` whenever the process answers (no database touch).")
+    version: str = Field(description="stackatlas version serving.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`: the database answers and the data is fresh.")
     database: str = Field(description="The DuckDB file served (or `:memory:`).")
     repositories: int = Field(description="Repositories in the warehouse, any status.")
     schema_version: int = Field(description="Latest applied warehouse migration.")
+    last_success_at: datetime | None = Field(
+        description="When the last successful crawl run finished (UTC); null when none has."
+    )
+    last_success_age_seconds: float | None = Field(
+        description="Seconds since then; /readyz answers 503 past STACKATLAS_READY_MAX_AGE_HOURS."
+    )
 
 
 class LabelSummary(BaseModel):

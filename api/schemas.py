@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Health(BaseModel):
@@ -146,9 +146,22 @@ class Taxonomy(BaseModel):
 class LabelChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(description="A category of the taxonomy (see /v1/taxonomy).")
-    subcategory: str | None = None
-    note: str | None = Field(None, description="Why; kept in the label history.")
+    category: str = Field(
+        max_length=100, description="A category of the taxonomy (see /v1/taxonomy)."
+    )
+    subcategory: str | None = Field(None, max_length=100)
+    note: str | None = Field(None, max_length=2000, description="Why; kept in the label history.")
+
+    @field_validator("category", "subcategory", "note")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        """JSON may carry a lone surrogate (``"\ud800"``): no valid text, and unstorable."""
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds an invalid character (a lone surrogate)") from None
+        return value
 
 
 class EndpointInfo(BaseModel):

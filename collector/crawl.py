@@ -246,8 +246,8 @@ class Crawler:
         try:
             self._flush_requests(run)
             crawls.finish_run(self.con, run.id, crawls.FAILED, details.now_utc(), message)
-        except duckdb.Error:
-            log.exception("could not record the failure of run %d", run.id)
+        except duckdb.Error as exc:  # the disk may be full: the run stays open for --resume
+            log.warning("could not record the failure of run %d: %s", run.id, first_line(exc))
 
     def _result(self, run: crawls.CrawlRun, resumed: bool) -> CrawlResult:
         counts = crawls.run_counts(self.con, run)

@@ -299,6 +299,40 @@ def test_real_full_disk_label_put_is_507_and_the_server_recovers(tiny_disk: Path
     con.close()
 
 
+@pytest.mark.slow
+def test_real_full_disk_crawl_is_one_line_and_resumes_after(tiny_disk: Path) -> None:
+    db = tiny_disk / "w.duckdb"
+    connect(db).close()
+    stats = os.statvfs(tiny_disk)
+    filler = tiny_disk / "filler"
+    filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - 300_000))  # ~300 KB left
+    snapshot = population(3000, seed=3)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(tiny_disk),
+           "GITHUB_TOKEN": "ghp_full_disk_test"}
+    command = [sys.executable, "-m", "stackatlas", "crawl", "--all-500", "--no-readme",
+               "--no-progress", "--db", str(db)]
+    with ReplayServer(snapshot, rate_limits=FAST_LIMITS) as server:
+        full = subprocess.run([*command, "--api-url", server.url], capture_output=True,
+                              text=True, timeout=300, env=env, check=False)
+        assert full.returncode != 0
+        errors = [line for line in full.stderr.splitlines() if " INFO " not in line]
+        assert len(errors) == 1 and errors[0].startswith("error: the disk under"), full.stderr
+        filler.unlink()
+        con = connect(db)
+        kept = len(ids(con))
+        assert 0 < kept < len(snapshot)
+        con.close()
+        resumed = subprocess.run([*command, "--api-url", server.url, "--resume"],
+                                 capture_output=True, text=True, timeout=300, env=env,
+                                 check=False)
+        assert resumed.returncode == 0, resumed.stderr
+    con = connect(db)
+    assert ids(con) == {r.id for r in snapshot if r.stars >= 500}
+    runs = con.execute("SELECT count(*), min(status) FROM crawl_runs").fetchall()
+    assert runs == [(1, crawls.SUCCEEDED)]
+    con.close()
+
+
 # --- a damaged database file ----------------------------------------------------------------
 
 

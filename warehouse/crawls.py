@@ -70,7 +70,7 @@ def start_run(
 
 
 def unfinished_run(con: duckdb.DuckDBPyConnection) -> CrawlRun | None:
-    """The newest run that did not succeed (killed or failed), if it is the newest run."""
+    """The newest run if it did not succeed (killed, failed, or partial: slices left open)."""
     rows = fetch_dicts(con, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
     if not rows or rows[0]["status"] == SUCCEEDED:
         return None

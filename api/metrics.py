@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import time
 
+import duckdb
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import CursorDep
 from stackatlas import metrics
+from warehouse.status import current_labels_by_method
 
 UNMATCHED = "unmatched"
 
@@ -26,8 +31,32 @@ router = APIRouter(tags=["meta"])
     summary="Prometheus metrics (text exposition format)",
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics."}},
 )
-def prometheus_metrics() -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def prometheus_metrics(cursor: CursorDep) -> Response:
+    try:
+        labels = current_labels_by_method(cursor)
+    except duckdb.Error:  # the process metrics still answer when the database does not
+        labels = {}
+    warehouse = CollectorRegistry(auto_describe=False)
+    warehouse.register(WarehouseCollector(labels))
+    body = generate_latest(metrics.registry) + generate_latest(warehouse)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class WarehouseCollector(Collector):
+    """Gauges read from the warehouse at scrape time (they outlive any one process)."""
+
+    def __init__(self, labels_by_method: dict[str, int]) -> None:
+        self.labels_by_method = labels_by_method
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "stackatlas_current_labels",
+            "Active repositories by the method of the label in force.",
+            labels=["method"],
+        )
+        for method, count in self.labels_by_method.items():
+            gauge.add_metric([method], count)
+        return [gauge]
 
 
 def route_template(scope: Scope) -> str:

@@ -256,3 +256,7 @@ def test_labels_llm_calls_and_jobs_are_exposed(
     assert value(samples, "stackatlas_job_last_finished_timestamp_seconds",
                  job="crawl", outcome="failed") >= started
     assert value(samples, "stackatlas_labels_total", method="model") >= 1
+    in_force = con.execute(
+        "SELECT count(*) FROM labelled_repositories WHERE status = 'active' AND method = 'model'"
+    ).fetchall()[0][0]
+    assert value(samples, "stackatlas_current_labels", method="model") == in_force > 0

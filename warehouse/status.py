@@ -19,3 +19,12 @@ def last_success_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
         "SELECT max(finished_at) FROM crawl_runs WHERE status = ?", [SUCCEEDED]
     ).fetchall()
     return rows[0][0] if rows else None
+
+
+def current_labels_by_method(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Active repositories by the method of the label in force (human, llm, model, rules)."""
+    rows = con.execute(
+        "SELECT method, count(*)::BIGINT FROM labelled_repositories"
+        " WHERE status = 'active' AND method IS NOT NULL GROUP BY method ORDER BY method"
+    ).fetchall()
+    return {str(method): int(count) for method, count in rows}

@@ -10,6 +10,7 @@ import duckdb
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from api import metrics
 from api.errors import install_error_handlers
 from api.routes import counts, dashboard, meta, releases, repos, trends
 from dashboards.page import DashboardCache
@@ -56,6 +57,7 @@ def create_app(
     app.state.connection = connection
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, trends, releases, dashboard):
+    app.add_middleware(metrics.MetricsMiddleware)
+    for module in (meta, metrics, repos, counts, trends, releases, dashboard):
         app.include_router(module.router)
     return app

@@ -7,12 +7,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stackatlas.errors import StackatlasError
+from warehouse.db import database_error
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,12 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A DuckDB failure (full disk, damaged file) in the error shape: 507 or 500, one line."""
+    assert isinstance(exc, duckdb.Error)
+    return _stackatlas_error(request, database_error(exc))
+
+
 def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error while serving a request", exc_info=exc)
     return JSONResponse(
@@ -125,4 +133,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StackatlasError, _stackatlas_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(duckdb.Error, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

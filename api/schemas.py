@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Health(BaseModel):
-    status: str = Field(description="`ok` when the database answers.")
+    status: str = Field(description="`ok` whenever the process answers (no database touch).")
+    version: str = Field(description="stackatlas version serving.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready`: the database answers and the data is fresh.")
     database: str = Field(description="The DuckDB file served (or `:memory:`).")
     repositories: int = Field(description="Repositories in the warehouse, any status.")
     schema_version: int = Field(description="Latest applied warehouse migration.")
+    last_success_at: datetime | None = Field(
+        description="When the last successful crawl run finished (UTC); null when none has."
+    )
+    last_success_age_seconds: float | None = Field(
+        description="Seconds since then; /readyz answers 503 past STACKATLAS_READY_MAX_AGE_HOURS."
+    )
 
 
 class LabelSummary(BaseModel):
@@ -123,9 +134,22 @@ class Taxonomy(BaseModel):
 class LabelChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(description="A category of the taxonomy (see /v1/taxonomy).")
-    subcategory: str | None = None
-    note: str | None = Field(None, description="Why; kept in the label history.")
+    category: str = Field(
+        max_length=100, description="A category of the taxonomy (see /v1/taxonomy)."
+    )
+    subcategory: str | None = Field(None, max_length=100)
+    note: str | None = Field(None, max_length=2000, description="Why; kept in the label history.")
+
+    @field_validator("category", "subcategory", "note")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        """JSON may carry a lone surrogate (``"\ud800"``): no valid text, and unstorable."""
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds an invalid character (a lone surrogate)") from None
+        return value
 
 
 class EndpointInfo(BaseModel):

@@ -29,6 +29,7 @@ from classifier.fewshot import FewShotIndex
 from classifier.labels import LabeledRepo, RepoText
 from classifier.llm_cache import LLMCache
 from classifier.model import Prediction
+from stackatlas import metrics
 from stackatlas.errors import BudgetExhaustedError, ConfigError, LLMError
 from stackatlas.settings import Settings
 
@@ -111,6 +112,17 @@ class LLMClient:
         self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
     ) -> ChatResult:
         """Send one chat request and return its first choice; raises ``LLMError`` on failure."""
+        try:
+            result = self._chat(messages, schema, max_tokens)
+        except LLMError:
+            metrics.count_llm_request("failed")
+            raise
+        metrics.count_llm_request("ok", result.prompt_tokens, result.completion_tokens)
+        return result
+
+    def _chat(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+    ) -> ChatResult:
         while True:
             body = self._request_body(messages, schema, max_tokens)
             response = self._post_with_retries(body)
@@ -158,6 +170,13 @@ class LLMClient:
         while True:
             try:
                 response = self._http.post("/chat/completions", json=body)
+            except httpx.LocalProtocolError:
+                # h11 quotes the refused header value (the key) in its message: not chained.
+                raise ConfigError(
+                    "a request header holds characters HTTP cannot carry (often a line break "
+                    "or space pasted into STACKATLAS_LLM_API_KEY)",
+                    "set STACKATLAS_LLM_API_KEY again as one line without spaces",
+                ) from None
             except httpx.TimeoutException as exc:
                 failure: str = f"timed out after {self._http.timeout.read}s"
                 wait = self._backoff_wait(attempt, failure, exc)

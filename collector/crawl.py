@@ -33,6 +33,7 @@ from collector.ratelimit import RateLimiter
 from stackatlas.errors import DatabaseError, GitHubError, StackatlasError
 from stackatlas.settings import Settings
 from warehouse import crawls
+from warehouse.db import database_error, first_line
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,20 @@ class CrawlResult:
     retries: dict[str, int] = field(default_factory=dict)
     waits: int = 0
     wait_seconds: float = 0.0
+    incomplete_slices: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """Some search slices stayed incomplete: repositories may be missing from this run."""
+        return bool(self.incomplete_slices)
 
     def __str__(self) -> str:
         requests = ", ".join(f"{k} {v}" for k, v in sorted(self.requests.items()))
-        return (
+        partial = (
+            f"PARTIAL run {self.run_id}: {partial_note(self.incomplete_slices)}\n"
+            if self.partial else ""
+        )
+        return partial + (
             f"run {self.run_id} ({self.mode}{', resumed' if self.resumed else ''}): "
             f"{self.repos_seen} repositories seen, {self.new} new, {self.renamed} renamed, "
             f"{self.vanished} vanished, {self.below_threshold} below threshold; "
@@ -123,6 +134,20 @@ def run_crawl(
         )
 
 
+def partial_note(incomplete: list[str]) -> str:
+    shown = ", ".join(incomplete[:3]) + (f" and {len(incomplete) - 3} more" if len(incomplete) > 3
+                                         else "")
+    return (
+        f"{len(incomplete)} search slice(s) stayed incomplete after retries ({shown}); "
+        "repositories may be missing — the next run (or `stackatlas crawl --resume`) fetches "
+        "them again"
+    )
+
+
+def _label(row: crawls.SliceRow) -> str:
+    return Slice.of(row).label
+
+
 class Crawler:
     def __init__(
         self,
@@ -153,8 +178,11 @@ class Crawler:
         run = crawls.unfinished_run(self.con) if resume else None
         resumed = run is not None
         if run is not None:
-            crawls.mark_running(self.con, run.id)
-            log.info("resuming crawl run %d (%s)", run.id, run.mode)
+            with crawls.transaction(self.con):
+                crawls.mark_running(self.con, run.id)
+                reopened = crawls.reopen_incomplete(self.con, run.id, details.now_utc())
+            log.info("resuming crawl run %d (%s); %d incomplete slices to fetch again",
+                     run.id, run.mode, reopened)
         else:
             if resume:
                 log.info("no unfinished crawl run to resume; starting a new one")
@@ -172,14 +200,27 @@ class Crawler:
                 "check --api-url and the network, then `stackatlas crawl --resume`",
             ) from exc
         except duckdb.Error as exc:
-            self._fail(run, f"database error: {exc}")
-            raise DatabaseError(
-                f"the warehouse failed during the crawl: {exc}",
-                "check the database file, then `stackatlas crawl --resume`",
-            ) from exc
+            self._fail(run, f"database error: {first_line(exc)}")
+            error = database_error(exc)
+            if type(error) is DatabaseError:
+                error = DatabaseError(
+                    f"the warehouse failed during the crawl: {first_line(exc)}",
+                    "check the database file, then `stackatlas crawl --resume`",
+                )
+            raise error from exc
         self._flush_requests(run)
-        crawls.finish_run(self.con, run.id, crawls.SUCCEEDED, details.now_utc())
+        self._finish(run)
         return self._result(run, resumed)
+
+    def _finish(self, run: crawls.CrawlRun) -> None:
+        """Succeeded, or partial when slices stayed incomplete (the next run fetches them)."""
+        incomplete = [_label(s) for s in crawls.incomplete_slices(self.con, run.id)]
+        if not incomplete:
+            crawls.finish_run(self.con, run.id, crawls.SUCCEEDED, details.now_utc())
+            return
+        note = partial_note(incomplete)
+        log.warning("crawl run %d is partial: %s", run.id, note)
+        crawls.finish_run(self.con, run.id, crawls.PARTIAL, details.now_utc(), note)
 
     def _start(self, api_url: str, all_500: bool, queries_file: Path | None) -> crawls.CrawlRun:
         min_stars = self.settings.min_stars
@@ -205,8 +246,8 @@ class Crawler:
         try:
             self._flush_requests(run)
             crawls.finish_run(self.con, run.id, crawls.FAILED, details.now_utc(), message)
-        except duckdb.Error:
-            log.exception("could not record the failure of run %d", run.id)
+        except duckdb.Error as exc:  # the disk may be full: the run stays open for --resume
+            log.warning("could not record the failure of run %d: %s", run.id, first_line(exc))
 
     def _result(self, run: crawls.CrawlRun, resumed: bool) -> CrawlResult:
         counts = crawls.run_counts(self.con, run)
@@ -230,6 +271,7 @@ class Crawler:
             retries=dict(self.client.stats.retries),
             waits=stats.waits,
             wait_seconds=stats.seconds,
+            incomplete_slices=[_label(s) for s in crawls.incomplete_slices(self.con, run.id)],
         )
 
     def _unsaved_requests(self) -> int:
@@ -321,7 +363,12 @@ class Crawler:
             repos_found=piece.repos_found + len(records),
         )
         finished = page >= updated.last_page or len(result.items) == 0
-        updated = replace(updated, status="done" if finished else "pending")
+        status = "done" if finished else "pending"
+        if result.incomplete:
+            # GitHub timed out on this page past every retry: keep what came, leave the slice
+            # open so that the run reports partial and the next run fetches it again.
+            status = crawls.INCOMPLETE
+        updated = replace(updated, status=status)
         crawls.save_page(
             self.con, run.id, updated, records,
             seen_at=run.started_at, observed_at=details.now_utc(),

@@ -24,7 +24,8 @@ from collector.retry import (
     classify_limit,
     secondary_wait,
 )
-from stackatlas.errors import GitHubError, RateLimitError
+from stackatlas import metrics
+from stackatlas.errors import ConfigError, GitHubError, RateLimitError
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,21 @@ class GitHubClient:
             self.stats.requests[bucket] += 1
             try:
                 response = self.http.get(path, params=params, headers=headers)
+            except httpx.LocalProtocolError:
+                # h11 refuses a header value (a token with a line break): the message quotes
+                # the value, so it is neither logged nor chained, and retrying cannot help.
+                raise _bad_header_error() from None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                metrics.count_github_request(bucket, None)
                 failures = self._count_failure(failures, path, type(exc).__name__)
                 continue
+            metrics.count_github_request(bucket, response.status_code)
             self._note_limits(bucket, response)
             self.stats.requests[bucket] += len(response.history)
             if response.status_code == 304:
+                # A 304 to a conditional request is free: it must not slow the next request.
                 self.stats.not_modified += 1
+                self.limiter.refund(bucket, response.headers)
             hit = classify_limit(response.status_code, response.headers, _json_or_none(response))
             if hit is not None:
                 limit_hits += 1
@@ -220,6 +229,14 @@ class GitHubClient:
 
     def requests_by_bucket(self) -> dict[str, int]:
         return {SEARCH: self.stats.requests[SEARCH], CORE: self.stats.requests[CORE]}
+
+
+def _bad_header_error() -> ConfigError:
+    return ConfigError(
+        "a request header holds characters HTTP cannot carry (often a line break or space "
+        "pasted into GITHUB_TOKEN)",
+        "set GITHUB_TOKEN again as one line without spaces",
+    )
 
 
 def decode_content(body: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from stackatlas import metrics
 from stackatlas.errors import RateLimitError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class BucketState:
     remaining: int | None = None
     reset: float | None = None
     last_sent: float | None = None
+    sent_before: float | None = None
+    """``last_sent`` before the latest request, so that a free answer (304) can be given back."""
 
 
 @dataclass
@@ -168,9 +171,17 @@ class RateLimiter:
                 )
             self.wait(seconds, reason, bucket)
         state = self.buckets[bucket]
-        state.last_sent = self.clock()
+        state.sent_before, state.last_sent = state.last_sent, self.clock()
         if state.remaining is not None:
             state.remaining -= 1
+
+    def refund(self, bucket: str, headers: Mapping[str, str]) -> None:
+        """The latest request of ``bucket`` was free (a 304): it counts neither against the
+        budget nor for pacing. The answer's own ``x-ratelimit-remaining``, if any, stands."""
+        state = self.buckets.setdefault(bucket, BucketState())
+        state.last_sent = state.sent_before
+        if state.remaining is not None and "x-ratelimit-remaining" not in headers:
+            state.remaining += 1
 
     def wait(self, seconds: float, reason: str, bucket: str = CORE) -> None:
         if seconds > 1:
@@ -178,6 +189,7 @@ class RateLimiter:
         for listener in self.listeners:
             listener(bucket, seconds, reason)
         self.stats.add(reason, seconds)
+        metrics.count_wait(bucket, reason, seconds)
         self.sleep(seconds)
 
     def remaining(self) -> dict[str, int | None]:

@@ -47,8 +47,16 @@ def settings_for(db: Path | None = None, **overrides: object) -> Settings:
 @app.callback()
 def _setup(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object a line (STACKATLAS_LOG_FORMAT).")
+    ] = False,
 ) -> None:
-    configure_logging("DEBUG" if verbose else get_settings().log_level)
+    settings = get_settings()
+    configure_logging(
+        "DEBUG" if verbose else settings.log_level,
+        log_format="json" if log_json else settings.log_format,
+        secrets=settings.secret_values(),
+    )
 
 
 @db_app.command("migrate")

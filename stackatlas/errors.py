@@ -36,6 +36,19 @@ class DatabaseLockedError(DatabaseError):
     """Another process holds the DuckDB file for writing."""
 
 
+class DiskFullError(DatabaseError):
+    """The disk under the warehouse is full: the write was rolled back, nothing was stored."""
+
+    exit_code = 3
+    http_status = 507
+
+
+class NotReadyError(StackatlasError):
+    """The service is up but cannot serve fresh data (database unreachable or data stale)."""
+
+    http_status = 503
+
+
 class SnapshotError(StackatlasError):
     """A snapshot file is missing or malformed."""
 

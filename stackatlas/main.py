@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import duckdb
 from rich.console import Console
 
 from stackatlas import commands  # registers the commands on the app
 from stackatlas.cli import app
 from stackatlas.errors import StackatlasError
+from warehouse.db import database_error
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,17 @@ def main() -> None:
     try:
         app()
     except StackatlasError as exc:
-        log.debug("command failed", exc_info=True)
-        Console(stderr=True, soft_wrap=True).print(
-            f"error: {exc.one_line()}", markup=False, highlight=False
-        )
-        raise SystemExit(exc.exit_code) from None
+        _fail(exc)
+    except duckdb.Error as exc:  # a write that failed under a command (full disk, damage)
+        _fail(database_error(exc))
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")
         raise SystemExit(130) from None
+
+
+def _fail(exc: StackatlasError) -> None:
+    log.debug("command failed", exc_info=True)
+    Console(stderr=True, soft_wrap=True).print(
+        f"error: {exc.one_line()}", markup=False, highlight=False
+    )
+    raise SystemExit(exc.exit_code) from None

@@ -8,24 +8,37 @@ appear in a repr, a log line or the database.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stackatlas.errors import ConfigError
+
 GITHUB_API_URL = "https://api.github.com"
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+"""What a token may hold to travel in an HTTP header: visible ASCII, no space or line break."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STACKATLAS_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="STACKATLAS_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a rejected secret must not be echoed in the error
     )
 
     # Storage
     data_dir: Path = Field(Path("data"), description="Folder for the database, models and caches.")
     db: Path | None = Field(None, description="DuckDB file; default <data_dir>/stackatlas.duckdb.")
     log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or one JSON object per line."
+    )
 
     # Crawling
     github_token: SecretStr | None = Field(
@@ -62,6 +75,28 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Key that write endpoints require (X-API-Key header)."
     )
+    ready_max_age_hours: float = Field(
+        36.0,
+        ge=0,
+        description="/readyz answers 503 when the last successful crawl is older (0: no limit).",
+    )
+
+    @field_validator("github_token", "llm_api_key", "api_key", mode="before")
+    @classmethod
+    def _clean_secret(cls, value: object) -> object:
+        """Strip the blank space a paste leaves around a secret; refuse what a header cannot
+        carry. Empty means unset."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        stripped = raw.strip()
+        if not stripped:
+            return None
+        if not _HEADER_SAFE.fullmatch(stripped):
+            raise ValueError(
+                "holds a space, line break or non-ASCII character inside; copy it again"
+            )
+        return stripped
 
     @property
     def db_path(self) -> Path:
@@ -70,7 +105,26 @@ class Settings(BaseSettings):
     def github_token_value(self) -> str | None:
         return self.github_token.get_secret_value() if self.github_token else None
 
+    def secret_values(self) -> list[str]:
+        """The secrets in force, for the log redactor."""
+        secrets = (self.github_token, self.llm_api_key, self.api_key)
+        return [s.get_secret_value() for s in secrets if s is not None]
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value is a ConfigError naming the setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid setting ({problems})", "fix it in the environment or .env (see .env.example)"
+        ) from None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -64,13 +64,18 @@ def names(response: httpx.Response) -> list[str]:
 # --- health, taxonomy, index ----------------------------------------------------------------
 
 
-def test_healthz_reports_database_and_counts(client: TestClient, db_path: Path) -> None:
-    body = client.get("/healthz").json()
+def test_readyz_reports_database_and_counts(client: TestClient, db_path: Path) -> None:
+    client.app.state.settings = client.app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"ready_max_age_hours": 0}
+    )
+    body = client.get("/readyz").json()
     assert body == {
-        "status": "ok",
+        "status": "ready",
         "database": str(db_path),
         "repositories": 8,
         "schema_version": LATEST_VERSION,
+        "last_success_at": None,
+        "last_success_age_seconds": None,
     }
 
 
@@ -421,7 +426,7 @@ def test_summary_counts_active_repositories(client: TestClient) -> None:
 
 def test_app_opens_and_releases_the_database(db_path: Path) -> None:
     with TestClient(create_app(settings_for(db_path))) as client:
-        assert client.get("/healthz").json()["repositories"] == 0
+        assert client.get("/v1/repos").json()["total"] == 0
     # the server released the file: another writer can open it now
     connect(db_path).close()
 

@@ -19,7 +19,11 @@ from warehouse.repos import RepoRecord, record_observations, upsert_repositories
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
+PARTIAL = "partial"
+"""Finished, but some search slices stayed incomplete: the next run (or --resume) fetches them."""
 FAILED = "failed"
+INCOMPLETE = "incomplete"
+"""Slice status: GitHub kept answering ``incomplete_results`` for one of its pages."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def start_run(
 
 
 def unfinished_run(con: duckdb.DuckDBPyConnection) -> CrawlRun | None:
-    """The newest run that did not succeed (killed or failed), if it is the newest run."""
+    """The newest run if it did not succeed (killed, failed, or partial: slices left open)."""
     rows = fetch_dicts(con, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
     if not rows or rows[0]["status"] == SUCCEEDED:
         return None
@@ -103,6 +107,23 @@ def finish_run(
     )
 
 
+def incomplete_slices(con: duckdb.DuckDBPyConnection, run_id: int) -> list[SliceRow]:
+    return [s for s in run_slices(con, run_id) if s.status == INCOMPLETE]
+
+
+def reopen_incomplete(con: duckdb.DuckDBPyConnection, run_id: int, at: datetime) -> int:
+    """Incomplete slices of a resumed run are fetched again from their first page."""
+    rows = con.execute(
+        """
+        UPDATE crawl_slices SET status = 'pending', pages_done = 0, repos_found = 0,
+            updated_at = ?
+        WHERE run_id = ? AND status = ? RETURNING 1
+        """,
+        [at, run_id, INCOMPLETE],
+    ).fetchall()
+    return len(rows)
+
+
 def add_requests(con: duckdb.DuckDBPyConnection, run_id: int, count: int) -> None:
     if count:
         con.execute(
@@ -123,7 +144,7 @@ class SliceRow:
     query: str
     lo: date
     hi: date
-    status: str = "pending"  # pending | done | split
+    status: str = "pending"  # pending | done | split | incomplete
     total_count: int | None = None
     pages_done: int = 0
     repos_found: int = 0

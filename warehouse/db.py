@@ -15,12 +15,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from stackatlas.errors import DatabaseError, DatabaseLockedError
+from stackatlas.errors import DatabaseError, DatabaseLockedError, DiskFullError
 from warehouse.schema import apply_migrations
 
 log = logging.getLogger(__name__)
 
 _LOCK_PID = re.compile(r"PID (\d+)")
+_DISK_FULL = ("no space left on device", "disk quota exceeded", "file too large")
+_DAMAGED = ("not a valid duckdb database", "could not read enough bytes", "corrupt", "checksum")
 
 
 def connect(
@@ -40,8 +42,37 @@ def connect(
             "check the path, or move a damaged file aside and run `stackatlas db migrate`",
         ) from exc
     if migrate and not read_only:
-        apply_migrations(con)
+        try:
+            apply_migrations(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise database_error(exc, target) from None
     return con
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_error(exc: duckdb.Error, target: str = "the warehouse") -> DatabaseError:
+    """A DuckDB failure as one clear error: a full disk, a damaged file, or anything else."""
+    text = first_line(exc)
+    lowered = text.lower()
+    if any(marker in lowered for marker in _DISK_FULL):
+        return DiskFullError(
+            f"the disk under {target} is full ({text}); the write was rolled back",
+            "free some disk space, then run the command again (stored data is intact)",
+        )
+    if any(marker in lowered for marker in _DAMAGED):
+        return DatabaseError(
+            f"database {target} is damaged or truncated ({text})",
+            f"restore it from a backup, or move it aside (mv {target} {target}.damaged) and "
+            "run `stackatlas crawl` to build a new one",
+        )
+    return DatabaseError(
+        f"the warehouse failed: {text}", "check the database file with `stackatlas db status`"
+    )
 
 
 def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
@@ -58,7 +89,11 @@ def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
             f"database {target} does not exist",
             "run `stackatlas db migrate --db PATH` or `stackatlas crawl` to create it",
         )
-    return DatabaseError(f"cannot open database {target}: {text}", "check the file and its rights")
+    if any(marker in text.lower() for marker in _DISK_FULL + _DAMAGED):
+        return database_error(exc, target)
+    return DatabaseError(
+        f"cannot open database {target}: {first_line(exc)}", "check the file and its rights"
+    )
 
 
 def fetch_dicts(

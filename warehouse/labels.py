@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from stackatlas import metrics
 from warehouse.db import fetch_dicts
 
 METHODS = ("human", "llm", "model", "rules")
@@ -61,6 +62,8 @@ def insert_labels(con: duckdb.DuckDBPyConnection, labels: Sequence[LabelRecord])
     frame = pl.DataFrame([asdict(label) for label in labels], schema=_LABEL_SCHEMA)  # noqa: F841
     columns = ", ".join(_LABEL_SCHEMA)
     con.execute(f"INSERT INTO classifications ({columns}) SELECT {columns} FROM frame")
+    for method in METHODS:
+        metrics.count_labels(method, sum(label.method == method for label in labels))
     return len(labels)
 
 

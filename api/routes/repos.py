@@ -31,6 +31,9 @@ from warehouse.queries import (
 )
 from warehouse.repos import find_repository
 
+MAX_INT = 2**31 - 1
+"""Bound of integer parameters: beyond it DuckDB cannot bind the value (a 500, not a 422)."""
+
 router = APIRouter(prefix="/v1/repos", tags=["repositories"])
 
 SortParam = Literal["stars", "-stars", "created", "-created", "name", "-name"]
@@ -63,12 +66,12 @@ def list_repositories(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Text in name or description.")
     ] = None,
-    min_stars: Annotated[int | None, Query(ge=0)] = None,
+    min_stars: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     status: Annotated[StatusParam, Query(description="`all` for every status.")] = "active",
     language: Annotated[str | None, Query(description="Main language, any case.")] = None,
     sort: Annotated[SortParam, Query(description="`-` prefix sorts descending.")] = "-stars",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> RepoPage | Response:
     filters = RepoFilter(
         layer=checked_layer(layer),

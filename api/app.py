@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
+from api.http import install_http_behaviour
+from api.openapi import install_truthful_openapi
 from api.routes import counts, dashboard, meta, repos
 from dashboards.page import DashboardCache
 from stackatlas import __version__
@@ -21,7 +23,10 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """A live map of the AI stack on GitHub: repositories with their layer and category,
 their label history, and counts by creation month. Errors always have the shape
-`{"error": {"code", "message", "hint"}}`. Writes need the `X-API-Key` header."""
+`{"error": {"code", "message", "hint"}}`. Writes need the `X-API-Key` header.
+
+Every GET also answers HEAD; whole answers carry a strong `ETag` (304 on `If-None-Match`) and a
+`Cache-Control`; gzip when asked for; collections answer JSON or CSV (`?format=` or `Accept`)."""
 
 
 def create_app(
@@ -56,6 +61,8 @@ def create_app(
     app.state.connection = connection
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
+    install_http_behaviour(app, settings)
     for module in (meta, repos, counts, dashboard):
         app.include_router(module.router)
+    install_truthful_openapi(app)
     return app

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Key that write endpoints require (X-API-Key header)."
     )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser, or *."
+    )
+    cache_max_age: int = Field(
+        60, ge=0, description="Seconds clients may reuse a live (not release-pinned) answer."
+    )
 
     @property
     def db_path(self) -> Path:

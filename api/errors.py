@@ -79,6 +79,8 @@ def _stackatlas_error(_: Request, exc: Exception) -> JSONResponse:
 def _describe_validation_problem(problem: dict[str, Any]) -> str:
     location = [str(part) for part in problem.get("loc", ())]
     where, name = (location[0], ".".join(location[1:])) if location else ("request", "")
+    if where == "query":  # a repeated parameter's position is noise: name the parameter
+        name = location[1] if len(location) > 1 else name
     place = {"query": "query parameter", "path": "path parameter", "header": "header"}.get(
         where, "field" if where == "body" else where
     )

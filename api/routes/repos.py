@@ -228,14 +228,13 @@ def list_repositories(
     chosen = split_values("fields", fields, list(ITEM_FIELDS)) or ITEM_FIELDS
     after = _keyset(cursor_token, sort, offset)
     total = count_repositories(cursor, filters)
+    # One row more than the page tells whether a next page exists.
     rows = search_repositories(
-        cursor, filters, sort=key, descending=descending, limit=limit, offset=offset, after=after
+        cursor, filters, sort=key, descending=descending, limit=limit + 1, offset=offset,
+        after=after,
     )
-    token = (
-        encode_cursor(sort, sort_value(rows[-1], key), rows[-1]["id"])
-        if len(rows) == limit
-        else None
-    )
+    more, rows = len(rows) > limit, rows[:limit]
+    token = encode_cursor(sort, sort_value(rows[-1], key), rows[-1]["id"]) if more else None
     link = next_url(request, token)
     headers = {"X-Total-Count": str(total), **({"Link": f'<{link}>; rel="next"'} if link else {})}
     if fmt == "csv":

@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from api.errors import install_error_handlers
 from api.http import install_http_behaviour
 from api.openapi import install_truthful_openapi
-from api.routes import counts, dashboard, meta, repos
+from api.routes import counts, dashboard, meta, releases, repos, trends
 from dashboards.page import DashboardCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
@@ -62,7 +62,7 @@ def create_app(
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
     install_http_behaviour(app, settings)
-    for module in (meta, repos, counts, dashboard):
+    for module in (meta, repos, counts, trends, releases, dashboard):
         app.include_router(module.router)
     install_truthful_openapi(app)
     return app

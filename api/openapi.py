@@ -4,7 +4,7 @@ FastAPI documents a 422 body as ``{"detail": [...]}``; this server answers every
 ``{"error": {"code", "message", "hint"}}``. ``install_truthful_openapi`` rewrites the generated
 schema once: every error status uses ``ErrorResponse``, and every operation lists the statuses
 the HTTP layer adds around the routes (304 on GETs with ``If-None-Match``, 414 for an over-long
-URL, 500).
+URL, 500, and 404 on paths naming a resource).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def _error_response(status: int, description: str | None = None) -> dict[str, An
     }
 
 
-def _fix_operation(method: str, operation: dict[str, Any]) -> None:
+def _fix_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
+    if "{" in path:  # a path naming a resource answers 404 when there is none
+        responses.setdefault("404", {"description": ERROR_DESCRIPTIONS[404]})
     for status, response in list(responses.items()):
         if status.isdigit() and int(status) >= 400:
             responses[status] = _error_response(int(status), response.get("description"))
@@ -44,9 +46,9 @@ def truthful_schema(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for model in (ErrorDetail, ErrorResponse):
         components[model.__name__] = model.model_json_schema(ref_template=_REF_TEMPLATE)
-    for operations in schema.get("paths", {}).values():
+    for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
-            _fix_operation(method, operation)
+            _fix_operation(path, method, operation)
     for name in _FASTAPI_ERROR_MODELS:
         components.pop(name, None)
     return schema

@@ -122,12 +122,16 @@ def test_every_get_operation_answers_as_documented(
         if response.status_code == 200:
             etag = response.headers["etag"]
             check_conforms(schema, "GET", client.get(url, headers={"If-None-Match": etag}))
-        if "text/csv" in operation["responses"]["200"].get("content", {}):
-            csv_answer = client.get(url, params={"format": "csv"})
-            assert csv_answer.headers["content-type"].startswith("text/csv")
-            check_conforms(schema, "GET", csv_answer)
-            by_accept = client.get(url, headers={"Accept": "text/csv"})
-            assert by_accept.headers["content-type"].startswith("text/csv")
+        csv_documented = "text/csv" in operation["responses"]["200"].get("content", {})
+        if csv_documented and response.status_code == 200:
+            # (a CSV may need more parameters than JSON: then a documented 422)
+            for csv_answer in (
+                client.get(url, params={"format": "csv"}),
+                client.get(url, headers={"Accept": "text/csv"}),
+            ):
+                check_conforms(schema, "GET", csv_answer)
+                if csv_answer.status_code == 200:
+                    assert csv_answer.headers["content-type"].startswith("text/csv")
 
 
 @pytest.mark.parametrize(
@@ -138,15 +142,16 @@ def test_every_get_operation_answers_as_documented(
         "/v1/repos/bolt/ragkit?as_of=2026-09-15",
         "/v1/repos/newco/fresh-tool",
         "/v1/counts/monthly?include_other=true",
+        "/v1/repos?format=csv&fields=full_name,label",
     ],
 )
 def test_rich_answers_conform(client: TestClient, schema: dict[str, Any], url: str) -> None:
     response = client.get(url)
     assert response.status_code == 200
     check_conforms(schema, "GET", response)
-    body = response.json()
-    if body.get("next"):
-        check_conforms(schema, "GET", client.get(body["next"]))
+    link = response.headers.get("link")
+    if link:
+        check_conforms(schema, "GET", client.get(link.split(";")[0].strip("<>")))
 
 
 @pytest.mark.parametrize(("method", "url", "body", "headers", "status"), FAILURES)

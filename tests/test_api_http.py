@@ -201,3 +201,30 @@ def test_second_serve_on_a_held_database_fails_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "in use by process" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_release_pinned_answers_are_immutable_with_stable_etags(
+    con: duckdb.DuckDBPyConnection, db_path: Path
+) -> None:
+    from tests.analytics_fixture import seed_analytics
+    from tests.test_api_figures import later_crawl, publish
+
+    seed_analytics(con)
+    with app_client(con, db_path) as client:
+        release = publish(con)
+        pinned = [
+            f"/v1/counts/monthly?release={release.id}",
+            f"/v1/counts/monthly?release={release.id}&format=csv",
+            f"/v1/trends?release={release.id}",
+            f"/v1/releases/{release.id}",
+        ]
+        before = {path: client.get(path) for path in pinned}
+        download = client.get(f"/v1/releases/{release.id}/download")
+        assert download.headers["cache-control"] == IMMUTABLE_CACHE_CONTROL
+        assert client.get("/v1/counts/monthly").headers["cache-control"] == "public, max-age=60"
+        later_crawl(con)
+        publish(con)
+        for path, old in before.items():
+            assert old.headers["cache-control"] == IMMUTABLE_CACHE_CONTROL, path
+            again = client.get(path, headers={"If-None-Match": old.headers["etag"]})
+            assert again.status_code == 304, path

@@ -228,3 +228,33 @@ def test_release_pinned_answers_are_immutable_with_stable_etags(
             assert old.headers["cache-control"] == IMMUTABLE_CACHE_CONTROL, path
             again = client.get(path, headers={"If-None-Match": old.headers["etag"]})
             assert again.status_code == 304, path
+
+
+@pytest.mark.slow
+def test_concurrent_reads_overlap_in_the_server(
+    con: duckdb.DuckDBPyConnection, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four reads meet inside the database query at once: none waits for another to finish."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    import api.routes.repos
+    from tests.test_api import free_port, running_server
+
+    seed_sample(con)
+    meeting = threading.Barrier(4, timeout=20)
+    real_search = api.routes.repos.search_repositories
+
+    def search_after_meeting(*args: object, **kwargs: object) -> object:
+        meeting.wait()  # breaks (and the request fails) unless 4 requests are inside at once
+        return real_search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api.routes.repos, "search_repositories", search_after_meeting)
+    settings = Settings(db=db_path, port=free_port())
+    with running_server(settings, con) as base_url, ThreadPoolExecutor(4) as pool:
+        statuses = list(
+            pool.map(lambda _: httpx.get(f"{base_url}/v1/repos", timeout=30).status_code, range(4))
+        )
+    assert statuses == [200] * 4

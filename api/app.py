@@ -12,6 +12,8 @@ from fastapi_offline import FastAPIOffline
 
 from api import metrics
 from api.errors import install_error_handlers
+from api.http import install_http_behaviour
+from api.openapi import install_truthful_openapi
 from api.routes import counts, dashboard, meta, releases, repos, trends
 from dashboards.page import DashboardCache
 from stackatlas import __version__
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """A live map of the AI stack on GitHub: repositories with their layer and category,
 their label history, and counts by creation month. Errors always have the shape
-`{"error": {"code", "message", "hint"}}`. Writes need the `X-API-Key` header."""
+`{"error": {"code", "message", "hint"}}`. Writes need the `X-API-Key` header.
+
+Every GET also answers HEAD; whole answers carry a strong `ETag` (304 on `If-None-Match`) and a
+`Cache-Control`; gzip when asked for; collections answer JSON or CSV (`?format=` or `Accept`)."""
 
 
 def create_app(
@@ -57,7 +62,9 @@ def create_app(
     app.state.connection = connection
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
+    install_http_behaviour(app, settings)
     app.add_middleware(metrics.MetricsMiddleware)
     for module in (meta, metrics, repos, counts, trends, releases, dashboard):
         app.include_router(module.router)
+    install_truthful_openapi(app)
     return app

@@ -81,6 +81,8 @@ def _stackatlas_error(_: Request, exc: Exception) -> JSONResponse:
 def _describe_validation_problem(problem: dict[str, Any]) -> str:
     location = [str(part) for part in problem.get("loc", ())]
     where, name = (location[0], ".".join(location[1:])) if location else ("request", "")
+    if where == "query":  # a repeated parameter's position is noise: name the parameter
+        name = location[1] if len(location) > 1 else name
     place = {"query": "query parameter", "path": "path parameter", "header": "header"}.get(
         where, "field" if where == "body" else where
     )
@@ -135,3 +137,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(duckdb.Error, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+ERROR_DESCRIPTIONS = {
+    304: "Not modified: the `If-None-Match` ETag is current (no body).",
+    400: "Bad request.",
+    401: "Missing or wrong `X-API-Key`.",
+    403: "Forbidden.",
+    404: "No such resource.",
+    405: "Method not allowed.",
+    409: "Conflict.",
+    414: "The URL is too long.",
+    422: "A parameter or the body is invalid; the message names it.",
+    500: "Unexpected server error.",
+    502: "An upstream service (GitHub, the LLM) failed.",
+    503: "Unavailable (for writes: no API key configured).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries documenting ``statuses`` with the one error body."""
+    from api.schemas import ErrorResponse
+
+    return {
+        status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS.get(status, "Error.")}
+        for status in statuses
+    }

@@ -13,10 +13,11 @@ from datetime import date
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 from pydantic import BeforeValidator
 
 from api.deps import CursorDep, checked_category, checked_layer
+from api.http import IMMUTABLE_CACHE_CONTROL, cache_immutable
 from warehouse.analytics import data_date, ensure_analytics
 from warehouse.releases import resolve_release
 
@@ -75,10 +76,12 @@ class FigureSource:
 
     release: str | None
     data_date: date | None
+    pinned: bool = False  # the request named its release: the answer never changes
 
 
 def figure_source(
     cursor: CursorDep,
+    response: Response,
     release: Annotated[
         str | None,
         Query(
@@ -90,7 +93,9 @@ def figure_source(
     release_id = resolve_release(cursor, release)
     if release_id is None:
         ensure_analytics(cursor)
-    return FigureSource(release_id, data_date(cursor, release_id))
+    if release is not None:
+        cache_immutable(response)
+    return FigureSource(release_id, data_date(cursor, release_id), pinned=release is not None)
 
 
 FigureSourceDep = Annotated[FigureSource, Depends(figure_source)]
@@ -98,7 +103,10 @@ FigureSourceDep = Annotated[FigureSource, Depends(figure_source)]
 
 def release_headers(source: FigureSource) -> dict[str, str]:
     """What a CSV answer cannot say in its body: where its figures come from."""
-    return {
+    headers = {
         "X-Stackatlas-Release": source.release or "live",
         "X-Stackatlas-Data-Date": source.data_date.isoformat() if source.data_date else "",
     }
+    if source.pinned:
+        headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+    return headers

@@ -80,7 +80,10 @@ def csv_response(
 
 
 def _cell(value: object) -> object:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # The warehouse stores UTC without a zone; say so, as the JSON answers do.
+        return value.isoformat() + "Z" if value.tzinfo is None else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list | tuple):
         return ",".join(str(item) for item in value)

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from classifier import taxonomy
+
+
+def as_utc(value: datetime) -> datetime:
+    """The warehouse stores UTC without a zone; answers say so (``…Z``)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_parameter`.")
+    message: str = Field(description="What went wrong.")
+    hint: str = Field(description="What to do about it (may be empty).")
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every failure."""
+
+    error: ErrorDetail
 
 
 class Health(BaseModel):
@@ -42,34 +64,62 @@ class LabelDetail(LabelSummary):
     rationale: str | None = None
     note: str | None = None
     flags: str | None = None
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class RepoItem(BaseModel):
-    full_name: str
-    id: int
+    """A repository in a list. Every property is present unless ``fields`` leaves it out."""
+
+    full_name: str = None  # type: ignore[assignment]
+    id: int = None  # type: ignore[assignment]
     description: str | None = None
     stars: int | None = None
     forks: int | None = None
     language: str | None = None
-    topics: list[str] = Field(default_factory=list)
-    created_at: datetime | None = None
-    status: str
+    license: str | None = None
+    topics: list[str] = None  # type: ignore[assignment]
+    homepage: str | None = None
+    created_at: UtcDatetime | None = None
+    pushed_at: UtcDatetime | None = None
+    archived: bool | None = None
+    status: str = None  # type: ignore[assignment]
     label: LabelSummary | None = Field(None, description="Current label; null when unlabelled.")
+
+
+class FacetValue(BaseModel):
+    value: str | bool | None = Field(description="A value of the column (null: none).")
+    count: int = Field(description="Repositories with this value under the request's filters.")
+
+
+class Facet(BaseModel):
+    values: list[FacetValue] = Field(description="Most frequent first.")
+    truncated: bool = Field(description="True when more values exist than are listed.")
 
 
 class RepoPage(BaseModel):
     total: int = Field(description="Repositories matching the filters, over all pages.")
     limit: int
     offset: int
+    next: str | None = Field(
+        description="URL of the next page (also in the `Link` header); null on the last page."
+    )
+    next_cursor: str | None = Field(description="The `cursor` value of the next page.")
+    facets: dict[str, Facet] = Field(
+        default_factory=dict, description="Counts per value of each `facet` asked for."
+    )
     items: list[RepoItem]
 
 
 class Observation(BaseModel):
     run_id: int
-    observed_at: datetime
+    observed_at: UtcDatetime
     stars: int
     forks: int | None = None
+
+
+class StarPoint(BaseModel):
+    month: str = Field(description="YYYY-MM.")
+    stars: int
 
 
 class RepoDetail(BaseModel):
@@ -83,18 +133,21 @@ class RepoDetail(BaseModel):
     license: str | None = None
     topics: list[str] = Field(default_factory=list)
     homepage: str | None = None
-    created_at: datetime | None = None
-    pushed_at: datetime | None = None
+    created_at: UtcDatetime | None = None
+    pushed_at: UtcDatetime | None = None
     archived: bool | None = None
     stars: int | None = None
     forks: int | None = None
     status: str
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
     as_of: date | None = Field(None, description="The date `label` refers to; null for now.")
     label: LabelDetail | None = Field(None, description="The label in force (at `as_of`).")
     label_history: list[LabelDetail] = Field(description="Every label given, oldest first.")
     observations: list[Observation] = Field(description="Latest star observations, newest first.")
+    star_series: list[StarPoint] = Field(
+        description="Stars at the last observation of each month, oldest first."
+    )
 
 
 class CategoryCount(BaseModel):
@@ -131,25 +184,39 @@ class Taxonomy(BaseModel):
     hard_cases: list[str] = Field(description="How the hard cases are decided.")
 
 
+ALL_SUBCATEGORIES = sorted({sub for c in taxonomy.CATEGORIES.values() for sub in c.subcategories})
+NOTE_MAX_LENGTH = 2000
+
+
+def _utf8(value: str | None) -> str | None:
+    """Refuse text that is not valid Unicode (a lone surrogate cannot be stored)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from exc
+    return value
+
+
 class LabelChange(BaseModel):
+    """A human label. The subcategory, when given, must be one of the category's."""
+
     model_config = ConfigDict(extra="forbid")
 
     category: str = Field(
-        max_length=100, description="A category of the taxonomy (see /v1/taxonomy)."
+        description="A category of the taxonomy (see /v1/taxonomy).",
+        json_schema_extra={"enum": list(taxonomy.CATEGORIES)},
     )
-    subcategory: str | None = Field(None, max_length=100)
-    note: str | None = Field(None, max_length=2000, description="Why; kept in the label history.")
+    subcategory: str | None = Field(
+        None,
+        description="A subcategory of `category` (see /v1/taxonomy).",
+        json_schema_extra={"anyOf": [{"enum": ALL_SUBCATEGORIES}, {"type": "null"}]},
+    )
+    note: str | None = Field(
+        None, max_length=NOTE_MAX_LENGTH, description="Why; kept in the label history."
+    )
 
-    @field_validator("category", "subcategory", "note")
-    @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        """JSON may carry a lone surrogate (``"\ud800"``): no valid text, and unstorable."""
-        if value is not None:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("holds an invalid character (a lone surrogate)") from None
-        return value
+    _valid_text = field_validator("category", "subcategory", "note")(_utf8)
 
 
 class EndpointInfo(BaseModel):

@@ -9,6 +9,7 @@ import uvicorn
 
 from api.app import create_app
 from stackatlas.settings import Settings
+from warehouse.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,21 @@ def server_for(
 
 
 def serve(settings: Settings, *, connection: duckdb.DuckDBPyConnection | None = None) -> None:
-    """Serve until interrupted. Without ``connection`` the server opens (and holds) the database."""
+    """Serve until interrupted. Without ``connection`` the server opens (and holds) the database.
+
+    The database is opened before uvicorn starts, so that a file held by another process fails
+    as one ``DatabaseLockedError`` line from the CLI rather than a startup traceback.
+    """
+    if connection is None:
+        connection = connect(settings.db_path)
+        try:
+            _run(settings, connection)
+        finally:
+            connection.close()
+        return
+    _run(settings, connection)
+
+
+def _run(settings: Settings, connection: duckdb.DuckDBPyConnection) -> None:
     log.info("serving on http://%s:%d", settings.host, settings.port)
     server_for(settings, connection=connection).run()

@@ -30,6 +30,7 @@ import duckdb
 
 from classifier import taxonomy
 from warehouse.db import connect
+from warehouse.labels import refresh_current_labels
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def build_warehouse(path: Path | str, n: int) -> duckdb.DuckDBPyConnection:
     started = time.perf_counter()
     _label_table(con)
     _fill(con, n)
+    refresh_current_labels(con)  # the labels went in by SQL, not through insert_labels
     con.execute("CHECKPOINT")
     log.info("built %d synthetic repositories in %.1f s", n, time.perf_counter() - started)
     return con

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -38,6 +38,17 @@ def validate_category(category: str) -> str:
     return category
 
 
+def validate_label(category: str, subcategory: str | None) -> None:
+    """The category must be the taxonomy's, and the subcategory (if any) one of that category's."""
+    validate_category(category)
+    allowed = taxonomy.CATEGORIES[category].subcategories
+    if subcategory is not None and subcategory not in allowed:
+        raise InvalidLabelError(
+            f"unknown subcategory {subcategory!r} of category {category!r}",
+            f"use one of: {', '.join(allowed)}" if allowed else f"{category} has no subcategories",
+        )
+
+
 def set_human_label(
     con: duckdb.DuckDBPyConnection,
     full_name: str,
@@ -48,7 +59,7 @@ def set_human_label(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """Record a human label for the repository and return the label now in force."""
-    validate_category(category)
+    validate_label(category, subcategory)
     repo = repository_or_error(con, full_name)
     label = LabelRecord(
         repo_id=repo["id"],
@@ -60,7 +71,7 @@ def set_human_label(
         taxonomy_version=taxonomy.TAXONOMY_VERSION,
         note=note,
         text_hash=repo["text_hash"],
-        created_at=at or datetime.now(),
+        created_at=at or datetime.now(UTC).replace(tzinfo=None),
     )
     insert_labels(con, [label])
     in_force = current_label(con, repo["id"])

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
                 "holds a space, line break or non-ASCII character inside; copy it again"
             )
         return stripped
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser, or *."
+    )
+    cache_max_age: int = Field(
+        60, ge=0, description="Seconds clients may reuse a live (not release-pinned) answer."
+    )
 
     @property
     def db_path(self) -> Path:

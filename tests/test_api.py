@@ -179,7 +179,8 @@ def test_repo_paging_keeps_the_total(client: TestClient) -> None:
     assert page["total"] == 7 and (page["limit"], page["offset"]) == (2, 2)
     assert [i["full_name"] for i in page["items"]] == everything[2:4]
     assert client.get("/v1/repos?offset=100").json() == {
-        "total": 7, "limit": 50, "offset": 100, "items": []
+        "total": 7, "limit": 50, "offset": 100, "next": None, "next_cursor": None, "facets": {},
+        "items": [],
     }  # fmt: skip
 
 

@@ -52,6 +52,6 @@ def category_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                coalesce(category, 'unlabelled') AS category,
                count(*)::BIGINT AS repos
         FROM labelled_repositories WHERE status = 'active'
-        GROUP BY ALL ORDER BY layer, repos DESC
+        GROUP BY ALL ORDER BY layer, repos DESC, category
         """,
     )

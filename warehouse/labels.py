@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -12,8 +13,14 @@ import polars as pl
 
 from stackatlas import metrics
 from warehouse.db import fetch_dicts
+from warehouse.schema import CURRENT_LABEL_COLUMNS
 
 METHODS = ("human", "llm", "model", "rules")
+
+# Two cursors replacing the same ``current_labels`` row at once conflict in DuckDB (optimistic
+# concurrency): label writes of one process go one at a time.
+_LABEL_WRITES = threading.Lock()
+_IN_FORCE = "labels_as_of(TIMESTAMP '9999-12-31')"
 
 
 @dataclass
@@ -59,12 +66,32 @@ def insert_labels(con: duckdb.DuckDBPyConnection, labels: Sequence[LabelRecord])
             raise ValueError(f"unknown label method {label.method!r}; expected one of {METHODS}")
     if not labels:
         return 0
-    frame = pl.DataFrame([asdict(label) for label in labels], schema=_LABEL_SCHEMA)  # noqa: F841
+    frame = pl.DataFrame([asdict(label) for label in labels], schema=_LABEL_SCHEMA)
     columns = ", ".join(_LABEL_SCHEMA)
-    con.execute(f"INSERT INTO classifications ({columns}) SELECT {columns} FROM frame")
+    with _LABEL_WRITES:
+        con.execute(f"INSERT INTO classifications ({columns}) SELECT {columns} FROM frame")
+        refresh_current_labels(con, frame["repo_id"].unique().to_list())
     for method in METHODS:
         metrics.count_labels(method, sum(label.method == method for label in labels))
     return len(labels)
+
+
+def refresh_current_labels(
+    con: duckdb.DuckDBPyConnection, repo_ids: Sequence[int] | None = None
+) -> None:
+    """Re-derive the ``current_labels`` rows of ``repo_ids`` (every repository when None).
+
+    ``insert_labels`` calls it; code that writes ``classifications`` by other means (a bulk
+    loader) calls it once afterwards. One statement, so that a concurrent reader never sees a
+    repository unlabelled; labels are never deleted, so replacing rows is enough.
+    """
+    columns = ", ".join(CURRENT_LABEL_COLUMNS)
+    query = f"INSERT OR REPLACE INTO current_labels SELECT {columns} FROM {_IN_FORCE}"
+    if repo_ids is None:
+        con.execute(query)
+        return
+    ids = pl.DataFrame({"repo_id": list(repo_ids)}, schema={"repo_id": pl.Int64})  # noqa: F841
+    con.execute(f"{query} WHERE repo_id IN (SELECT repo_id FROM ids)")
 
 
 def current_label(con: duckdb.DuckDBPyConnection, repo_id: int) -> dict[str, Any] | None:

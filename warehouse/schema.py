@@ -289,6 +289,38 @@ CREATE TABLE releases (
 """
 
 
+# The label in force, materialised: ranking every classification per request made a filtered,
+# sorted repository page cost a window over the whole history. ``warehouse.labels`` keeps this
+# table current on every label write (``refresh_current_labels`` rebuilds it).
+CURRENT_LABEL_COLUMNS = (
+    "repo_id", "id", "layer", "category", "subcategory", "confidence", "method", "model_version",
+    "prompt_version", "taxonomy_version", "rationale", "note", "text_hash", "flags", "created_at",
+)  # fmt: skip
+
+_CURRENT_LABELS_TABLE = f"""
+DROP VIEW IF EXISTS current_labels;
+CREATE TABLE current_labels (
+    repo_id          BIGINT PRIMARY KEY,
+    id               BIGINT NOT NULL,
+    layer            VARCHAR NOT NULL,
+    category         VARCHAR NOT NULL,
+    subcategory      VARCHAR,
+    confidence       DOUBLE,
+    method           VARCHAR NOT NULL,
+    model_version    VARCHAR,
+    prompt_version   VARCHAR,
+    taxonomy_version VARCHAR NOT NULL,
+    rationale        VARCHAR,
+    note             VARCHAR,
+    text_hash        VARCHAR,
+    flags            VARCHAR,
+    created_at       TIMESTAMP NOT NULL
+);
+INSERT INTO current_labels
+    SELECT {", ".join(CURRENT_LABEL_COLUMNS)} FROM labels_as_of(TIMESTAMP '9999-12-31');
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "label and count views", _LABEL_VIEWS),
@@ -307,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "analytics tables", _ANALYTICS_TABLES),
     Migration(7, "releases", _RELEASES_TABLE),
+    Migration(11, "current labels as a table kept on label writes", _CURRENT_LABELS_TABLE),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -127,7 +127,7 @@ def get_summary(cursor: CursorDep) -> Summary:
             repos=int(group["repos"].sum()),
             categories=[
                 CategoryCount.model_validate(r)
-                for r in group.sort("repos", descending=True).to_dicts()
+                for r in group.sort("repos", descending=True, maintain_order=True).to_dicts()
             ],
         )
         for (layer,), group in frame.group_by("layer", maintain_order=True)

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from api.deps import CursorDep
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
+from api.http import IMMUTABLE_CACHE_CONTROL, cache_immutable
 from api.schemas import ReleaseDetail, ReleaseList, ReleaseSummary
 from warehouse.releases import Release, get_release, list_releases, write_parquet_bundle
 
@@ -53,8 +54,11 @@ def get_releases(request: Request, cursor: CursorDep, fmt: FormatDep) -> Release
     response_model=ReleaseDetail,
     summary="One release: its tables, methodology and how to cite it",
 )
-def get_release_detail(request: Request, cursor: CursorDep, release_id: ReleaseId) -> ReleaseDetail:
+def get_release_detail(
+    request: Request, response: Response, cursor: CursorDep, release_id: ReleaseId
+) -> ReleaseDetail:
     release = get_release(cursor, release_id)
+    cache_immutable(response)  # a published release never changes
     summary = _summary(request, release)
     return ReleaseDetail.model_validate(
         {
@@ -79,5 +83,8 @@ def download_release(cursor: CursorDep, release_id: ReleaseId) -> Response:
     return Response(
         bundle,
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"',
+            "Cache-Control": IMMUTABLE_CACHE_CONTROL,
+        },
     )

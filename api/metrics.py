@@ -29,7 +29,9 @@ router = APIRouter(tags=["meta"])
     "/metrics",
     response_class=Response,
     summary="Prometheus metrics (text exposition format)",
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Metrics."}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics."}
+    },
 )
 def prometheus_metrics(cursor: CursorDep) -> Response:
     try:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.routes import counts, dashboard, meta, repos
-from dashboards.page import DashboardCache
+from api.routes import charts, counts, dashboard, meta, repos
+from dashboards.exports import RenderCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
 from warehouse.db import connect
@@ -54,8 +54,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.connection = connection
-    app.state.dashboard_cache = DashboardCache()
+    app.state.chart_cache = RenderCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, dashboard):
+    for module in (meta, repos, counts, charts, dashboard):
         app.include_router(module.router)
     return app

@@ -14,8 +14,9 @@ import polars as pl
 
 from dashboards.params import ChartName, ChartParams
 from stackatlas.errors import NotFoundError
-from warehouse.analytics import data_date, monthly_series, shares
-from warehouse.queries import latest_observations
+from warehouse.analytics import data_date, ensure_analytics, monthly_series, shares
+from warehouse.db import fetch_dicts
+from warehouse.queries import data_version, latest_observations
 from warehouse.releases import Release, get_release, latest_release
 from warehouse.repos import find_repository
 
@@ -62,19 +63,21 @@ class ChartData:
 
 def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> Release | None:
     """The asked release (NotFoundError when unknown), or the latest one (None when none yet)."""
-    if release is None:
-        return latest_release(con)
-    found = get_release(con, release)
-    if found is None:
-        raise NotFoundError(
-            f"release {release} does not exist", "list the releases with GET /v1/releases"
-        )
-    return found
+    return latest_release(con) if release is None else get_release(con, release)
+
+
+def render_version(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
+    """Changes whenever a drawn figure may: the data, the analytics refresh, a new release."""
+    ensure_analytics(con)
+    refreshed = fetch_dicts(con, "SELECT max(refreshed_at) AS at FROM analytics_meta")
+    latest = latest_release(con)
+    return (*data_version(con), refreshed[0]["at"], latest.id if latest else None)
 
 
 def chart_context(
     con: duckdb.DuckDBPyConnection, params: ChartParams, threshold: int
 ) -> ChartContext:
+    ensure_analytics(con)
     release = resolve_release(con, params.release)
     release_id = release.id if release else None
     methodology = release.methodology if release else {}

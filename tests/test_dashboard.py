@@ -23,6 +23,7 @@ from dashboards.params import ChartParams
 from stackatlas.settings import Settings
 from tests.factories import add_label, seed_sample
 from tests.population import seed_population
+from warehouse.analytics import refresh_analytics
 
 EXTERNAL_RESOURCE = re.compile(
     r"""<(script|link|img|iframe)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", re.I
@@ -242,6 +243,7 @@ def test_charts_are_rendered_once_per_data_version(
     assert client.get("/v1/charts/stack.json").json() == first
     assert len(renders) == 1
     add_label(con, 108, "tutorials", method="human")
+    refresh_analytics(con)  # as the pipeline does after every change of labels
     updated = client.get("/v1/charts/stack.json").json()
     assert len(renders) == 2
     assert "tutorials" in {r["group"] for r in rows_of(updated)}

@@ -6,19 +6,29 @@ data behind it (``.csv``); the file name says what, which release and which data
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as Path_
 from fastapi.responses import Response
 from pydantic import BeforeValidator
 
 from api.deps import CursorDep, SettingsDep, checked_category, checked_layer
 from api.errors import InvalidParameterError
-from dashboards.data import load_chart
-from dashboards.exports import EXPORT_FORMATS, MEDIA_TYPES, ExportFormat, RenderCache, render
+from dashboards.data import load_chart, render_version, resolve_release
+from dashboards.exports import (
+    EXPORT_FORMATS,
+    MEDIA_TYPES,
+    ExportFormat,
+    RenderCache,
+    Rendering,
+    render,
+)
 from dashboards.params import Basis, ChartName, ChartParams, Level, Theme, YScale, parse_month
-from warehouse.queries import data_version
+from dashboards.report import ReportRequest, build_report, zip_folder
 
 router = APIRouter(prefix="/v1", tags=["charts"])
 
@@ -87,11 +97,11 @@ def get_chart(
     cache: RenderCache = request.app.state.chart_cache
     key = (name, fmt, params, dpi, scale)
 
-    def make() -> object:
+    def make() -> Rendering:
         return render(load_chart(cursor, name, params, settings.min_stars), fmt, dpi=dpi,
                       scale=scale)  # fmt: skip
 
-    rendering = cache.get(data_version(cursor), key, make)  # type: ignore[arg-type]
+    rendering = cache.get(render_version(cursor), key, make)
     disposition = "attachment" if download else "inline"
     return Response(
         rendering.body,
@@ -100,4 +110,43 @@ def get_chart(
             "Content-Disposition": f'{disposition}; filename="{rendering.filename}"',
             "Cache-Control": "public, max-age=300",
         },
+    )
+
+
+@router.get(
+    "/reports/{release}.zip",
+    summary="The writers' report of a release as a zip (`latest` for the newest)",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def get_report(
+    request: Request,
+    cursor: CursorDep,
+    settings: SettingsDep,
+    release: Annotated[str, Path_(pattern=RELEASE_PATTERN)],
+    start: Annotated[Month | None, Query(alias="from", description="First month, YYYY-MM.")]
+    = None,
+    end: Annotated[Month | None, Query(alias="to", description="Last month, YYYY-MM.")] = None,
+) -> Response:  # fmt: skip
+    if start is not None and end is not None and end < start:
+        raise InvalidParameterError("to", end.strftime("%Y-%m"), "`to` must not precede `from`")
+    found = resolve_release(cursor, None if release == "latest" else release)
+    release_id = found.id if found else None
+    name = f"stackatlas-report-{release_id or 'live'}"
+    cache: RenderCache = request.app.state.chart_cache
+    base_url = str(request.base_url).rstrip("/")
+
+    def make() -> Rendering:
+        with tempfile.TemporaryDirectory(prefix="stackatlas-report-") as folder:
+            build_report(cursor, Path(folder), ReportRequest(
+                release=release_id, start=start, end=end, threshold=settings.min_stars,
+                base_url=base_url))  # fmt: skip
+            body = zip_folder(Path(folder), name)
+        return Rendering(body, "application/zip", f"{name}.zip")
+
+    rendering = cache.get(render_version(cursor), ("report", release_id, start, end), make)
+    return Response(
+        rendering.body,
+        media_type=rendering.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{rendering.filename}"'},
     )

@@ -69,7 +69,8 @@ def check_line(line: str, data: Path) -> int:
         assert (match[2], match[3], num(match[4])) == (row["category"], row["created"],
                                                        int(row["stars"]))  # fmt: skip
         return 2
-    if match := re.match(r"Since release \S+: layer (\S+) ([\d,]+) → ([\d,]+) \(([-+\d,]+)\)", line):
+    change = r"Since release \S+: layer (\S+) ([\d,]+) → ([\d,]+) \(([-+\d,]+)\)"
+    if match := re.match(change, line):
         row = changes[match[1]]
         assert (num(match[2]), num(match[3]), num(match[4])) == (
             int(row["previous"]), int(row["current"]), int(row["change"]))  # fmt: skip

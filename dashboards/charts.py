@@ -156,6 +156,11 @@ def _with_landmarks(chart: alt.Chart, data: ChartData) -> AnyChart:
     return chart if landmarks is None else alt.layer(chart, landmarks)
 
 
+def _drawn(frame: pl.DataFrame, *values: str) -> pl.DataFrame:
+    """Only the columns a chart draws (the CSV keeps them all): a smaller spec to send."""
+    return frame.select(pl.col("month").dt.strftime("%Y-%m-%d"), "group", *values)
+
+
 def _stack_chart(data: ChartData) -> AnyChart:
     isolate = _isolate()
     frame = data.frame
@@ -164,7 +169,7 @@ def _stack_chart(data: ChartData) -> AnyChart:
         frame = frame.filter(pl.col("cumulative_repos") > 0)
     y_scale = alt.Scale(type="log") if log else alt.Scale(type="linear", zero=True)
     chart = (
-        alt.Chart(frame)
+        alt.Chart(_drawn(frame, "new_repos", "cumulative_repos"))
         .mark_line(strokeWidth=2.2)
         .encode(
             x=_month_axis(data),
@@ -185,7 +190,7 @@ def _share_chart(data: ChartData) -> AnyChart:
     isolate = _isolate()
     groups = group_order(data.frame)
     chart = (
-        alt.Chart(data.frame)
+        alt.Chart(_drawn(data.frame, "share", "cumulative_repos"))
         .mark_area(line={"strokeWidth": 0.5, "color": "white"})
         .encode(
             x=_month_axis(data),
@@ -209,7 +214,7 @@ def _new_chart(data: ChartData) -> AnyChart:
     isolate = _isolate()
     groups = group_order(data.frame)
     chart = (
-        alt.Chart(data.frame)
+        alt.Chart(_drawn(data.frame, "new_repos"))
         .mark_bar()
         .encode(
             x=alt.X("yearmonth(month):T", title=_month_title(data),

@@ -126,6 +126,8 @@ def _share(
     con: duckdb.DuckDBPyConnection, params: ChartParams, release: str | None
 ) -> pl.DataFrame:
     frame = shares(con, by=params.level, basis=params.basis, release=release)
+    # A month before the first repository has no share (0/0): it is not drawn.
+    frame = frame.filter(pl.col("share").is_not_null() & pl.col("share").is_not_nan())
     if params.layers:
         frame = frame.filter(pl.col("layer").is_in(list(params.layers)))
     if params.categories:

@@ -87,8 +87,10 @@ def layout(title: str, body: str, facts: PageFacts, *, active: str, scripts: boo
     """The page frame: header, navigation, body, footer with the data's date and release."""
     context = facts.context
     day = context.data_date.isoformat() if context.data_date else "no data yet"
+    # app.js first: it asks for the chart's data while the (larger) Vega bundle still loads.
     script_tags = (
-        f"<script src='{VEGA_SCRIPT}'></script>\n<script src='/static/app.js'></script>"
+        "<script src='/static/app.js'></script>\n"
+        f"<script src='{VEGA_SCRIPT}' async onload='window.stackatlasVegaLoaded()'></script>"
         if scripts
         else ""
     )

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
   const MULTI = ["layer", "category"];
+  // The Vega bundle loads async after this script: charts fetch their data meanwhile.
+  let vegaLoaded;
+  const vegaReady = new Promise((resolve) => { vegaLoaded = resolve; });
+  window.stackatlasVegaLoaded = () => vegaLoaded();
 
   function readForm(form) {
     const params = new URLSearchParams();
@@ -95,7 +99,8 @@
         return;
       }
       const spec = adapt(await response.json());
-      await vegaEmbed(target, spec, { renderer: "svg", actions: false });
+      await vegaReady;
+      await window.vegaEmbed(target, spec, { renderer: "svg", actions: false });
       status.textContent = "";
       block.dataset.state = "drawn";
       window.stackatlasDrawn = (window.stackatlasDrawn || 0) + 1;
@@ -238,7 +243,7 @@
     await load();
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  function start() {
     for (const block of document.querySelectorAll("[data-chart]")) {
       drawChart(block).catch((error) => {
         block.dataset.state = "error";
@@ -247,5 +252,9 @@
     }
     const form = document.getElementById("explorer");
     if (form) explorer(form).catch((error) => console.error(error));
-  });
+  }
+
+  // The script sits at the end of <body>: the page's elements already exist.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

@@ -156,14 +156,14 @@ def main() -> None:
             load_once(browser, base + "/", ours=True)  # warm-up: JIT, bundle built once
             cold, weight = measure(browser, app, base + "/", args.loads, ours=True, cold=True)
             warm, _ = measure(browser, app, base + "/", args.loads, ours=True, cold=False)
-            phone, _ = measure(browser, app, base + "/?level=subcategory", args.loads,
+            sub, _ = measure(browser, app, base + "/?level=subcategory", args.loads,
                                ours=True, cold=True)  # fmt: skip
             baseline, base_weight = measure(browser, app, base + "/bench-baseline", args.loads,
                                             ours=False, cold=False)  # fmt: skip
             browser.close()
         payloads = chart_payloads(base)
         server.should_exit = True
-    report(args, cold, warm, phone, baseline, weight, base_weight, payloads)
+    report(args, cold, warm, sub, baseline, weight, base_weight, payloads)
 
 
 def report(args: argparse.Namespace, cold: list[float], warm: list[float], sub: list[float],
@@ -182,7 +182,7 @@ def report(args: argparse.Namespace, cold: list[float], warm: list[float], sub: 
     verdict = "met" if statistics.median(cold) < TARGET_SECONDS else "NOT met"
     print(f"  target < {TARGET_SECONDS} s (cold median): {verdict}")
     print(f"\npage weight (bytes of all responses): / {weight:,}; baseline {base_weight:,}")
-    print(f"\ndata sent per chart (Vega-Lite spec with inline rows; limit {MAX_CHART_ROWS:,} rows):")
+    print(f"\ndata sent per chart (Vega-Lite JSON, rows inline; limit {MAX_CHART_ROWS:,} rows):")
     for name, rows, size, zipped in payloads:
         flag = "" if rows <= MAX_CHART_ROWS else "  OVER THE LIMIT"
         print(f"  {name:<36} {rows:>6,} rows  {size:>9,} bytes  ({zipped:,} gzipped){flag}")

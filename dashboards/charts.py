@@ -49,7 +49,6 @@ EXPORT_WIDTH = 800
 EXPORT_HEIGHT = 420
 PAGE_HEIGHT = 380
 LEVEL_TITLES = {"layer": "layer", "category": "category", "subcategory": "subcategory"}
-BASIS_TEXT = {"created": "by creation month", "crossed": "by month it reached the threshold"}
 
 
 def build_chart(data: ChartData) -> AnyChart:
@@ -61,17 +60,22 @@ def build_chart(data: ChartData) -> AnyChart:
 
 
 def _subtitle(data: ChartData) -> list[str]:
+    """Short lines (a 390 px phone shows ~55 characters): what, how counted, the caption."""
     params = data.params
     if data.name == "stars":
-        what = f"{params.repo}: stars at each crawl"
-    else:
-        level = LEVEL_TITLES[params.level]
-        what = {
-            "stack": f"Cumulative repositories per {level}, {BASIS_TEXT[params.basis]}",
-            "share": f"Share of repositories per {level}, {BASIS_TEXT[params.basis]}",
-            "new": f"New repositories per {level}, {BASIS_TEXT[params.basis]}",
-        }[data.name]
-    return [what, *data.context.caption_lines()]
+        return [f"{params.repo}: stars at each crawl", *data.context.caption_lines()]
+    level = LEVEL_TITLES[params.level]
+    what = {
+        "stack": f"Cumulative repositories per {level}",
+        "share": f"Share of repositories per {level}",
+        "new": f"New repositories per {level} and month",
+    }[data.name]
+    how = (
+        "counted by creation month"
+        if params.basis == "created"
+        else f"counted by the month they reached {data.context.threshold:,} stars"
+    )
+    return [what, how, *data.context.caption_lines()]
 
 
 def _finish(chart: AnyChart, data: ChartData) -> AnyChart:

@@ -6,7 +6,7 @@ A chart's frame is exactly what its CSV export holds: aggregated in DuckDB, at m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import duckdb
@@ -14,7 +14,13 @@ import polars as pl
 
 from dashboards.params import ChartName, ChartParams
 from stackatlas.errors import NotFoundError
-from warehouse.analytics import data_date, ensure_analytics, monthly_series, shares
+from warehouse.analytics import (
+    data_date,
+    ensure_analytics,
+    monthly_series,
+    shares,
+    unknown_crossing,
+)
 from warehouse.db import fetch_dicts
 from warehouse.queries import data_version, latest_observations
 from warehouse.releases import Release, get_release, latest_release
@@ -37,6 +43,7 @@ class ChartContext:
     threshold: int
     data_date: date | None
     release: str | None  # None: live tables, no release published yet
+    unknown_crossing: int | None = None  # crossed basis: counted repos whose month is unknown
 
     @property
     def release_label(self) -> str:
@@ -44,10 +51,13 @@ class ChartContext:
 
     def caption_lines(self) -> list[str]:
         day = self.data_date.isoformat() if self.data_date else "no data yet"
-        return [
+        lines = [
             f"Repositories with ≥{self.threshold:,} stars · data to {day}",
             f"Release {self.release_label} · source: {SOURCE}",
         ]
+        if self.unknown_crossing:
+            lines.append(f"{self.unknown_crossing:,} with an unknown crossing month not drawn")
+        return lines
 
     def caption(self) -> str:
         return " · ".join(self.caption_lines())
@@ -93,6 +103,12 @@ def load_chart(
     con: duckdb.DuckDBPyConnection, name: ChartName, params: ChartParams, threshold: int
 ) -> ChartData:
     context = chart_context(con, params, threshold)
+    if params.basis == "crossed" and name != "stars":
+        unknown = unknown_crossing(
+            con, layers=list(params.layers) or None,
+            categories=list(params.categories) or None, release=context.release,
+        )  # fmt: skip
+        context = replace(context, unknown_crossing=unknown)
     loaders = {"stack": _stack, "new": _stack, "share": _share, "stars": _stars}
     frame = loaders[name](con, params, context.release)
     return ChartData(name=name, params=params, frame=frame, context=context)

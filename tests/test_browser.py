@@ -44,6 +44,7 @@ MARKS = ".mark-line path, .mark-area path, .mark-rect path, .mark-symbol path"
 
 PAGES = {
     "stack": "/",
+    "stack-crossed-subcategory": "/?basis=crossed&level=subcategory&yscale=log",
     "share": "/share",
     "new": "/new",
     "category": "/category/app-development",

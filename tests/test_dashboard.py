@@ -308,3 +308,19 @@ def test_landmarks_inside_the_range_are_annotated(con: duckdb.DuckDBPyConnection
     assert "ChatGPT" in spec and "2022-11-30" in spec
     late = ChartParams(start=date(2024, 1, 1))
     assert "ChatGPT" not in json.dumps(chart_spec(build_chart(load_chart(con, "stack", late, 500))))
+
+
+def test_threshold_basis_states_how_many_crossings_are_unknown(
+    client: TestClient, con: duckdb.DuckDBPyConnection
+) -> None:
+    from warehouse.analytics import unknown_crossing
+
+    seed_population(con, 120)
+    refresh_analytics(con)
+    unknown = unknown_crossing(con)
+    assert unknown > 0  # one crawl above the threshold cannot date the crossing
+    spec = client.get("/v1/charts/stack.json?basis=crossed").json()
+    subtitle = " ".join(spec["title"]["subtitle"])
+    assert f"{unknown:,} with an unknown crossing month not drawn" in subtitle
+    assert "unknown crossing" not in " ".join(
+        client.get("/v1/charts/stack.json").json()["title"]["subtitle"])  # fmt: skip

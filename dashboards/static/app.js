@@ -101,7 +101,8 @@
       const spec = adapt(await response.json());
       await vegaReady;
       await window.vegaEmbed(target, spec, { renderer: "svg", actions: false });
-      status.textContent = "";
+      const rows = Object.values(spec.datasets || {}).reduce((n, d) => n + d.length, 0);
+      status.textContent = rows ? "" : "No repositories match these choices.";
       block.dataset.state = "drawn";
       window.stackatlasDrawn = (window.stackatlasDrawn || 0) + 1;
       if (!window.stackatlasFirstDraw) window.stackatlasFirstDraw = performance.now();

@@ -174,7 +174,8 @@ def _stack_chart(data: ChartData) -> AnyChart:
     y_scale = alt.Scale(type="log") if log else alt.Scale(type="linear", zero=True)
     chart = (
         alt.Chart(_drawn(frame, "new_repos", "cumulative_repos"))
-        .mark_line(strokeWidth=2.2)
+        # A line of one month draws nothing: with few months every value gets a dot.
+        .mark_line(strokeWidth=2.2, point=frame["month"].n_unique() < 3)
         .encode(
             x=_month_axis(data),
             y=alt.Y("cumulative_repos:Q", title="repositories (cumulative)", scale=y_scale),

@@ -257,7 +257,10 @@ def category_page(
     name = str(category["name"])
     top = search_repositories(con, RepoFilter(category=name), limit=20)
     moving = _frame_rows(movers(con, category=name, limit=10, release=facts.context.release))
-    mover_columns = [(c, c.replace("_", " ")) for c in (moving[0].keys() if moving else [])]
+    wanted = {"rank": "#", "full_name": "repository", "subcategory": "subcategory",
+              "stars": "stars", "stars_gained": "stars gained (30 days)"}  # fmt: skip
+    present = moving[0].keys() if moving else []
+    mover_columns = [(key, title) for key, title in wanted.items() if key in present]
     subcategories = ", ".join(category.get("subcategories") or []) or "none"
     body = f"""<h1>{esc(name)}</h1>
 <p class="intro">{esc(category.get('definition'))}</p>

@@ -177,11 +177,12 @@
   }
 
   function facetPairs(raw) {
-    // Accepts {field: {value: n}} or {field: [{value, count}]} (the API's facet shape).
+    // Accepts the API's {field: {values: [{value, count}], truncated}}, or {field: {value: n}}.
     const out = {};
     for (const [field, values] of Object.entries(raw || {})) {
-      out[field] = Array.isArray(values)
-        ? values.map((v) => [v.value, v.count])
+      const list = Array.isArray(values) ? values : values.values;
+      out[field] = Array.isArray(list)
+        ? list.map((v) => [v.value == null ? "none" : String(v.value), v.count])
         : Object.entries(values);
     }
     return out;
@@ -212,6 +213,7 @@
       history.replaceState(null, "", shown.toString() ? `?${shown}` : window.location.pathname);
       params.set("limit", PAGE);
       params.set("offset", offset);
+      for (const name of ["layer", "category", "language"]) params.append("facet", name);
       const response = await fetch(`/v1/repos?${params}`);
       const body = await response.json();
       if (!response.ok) {

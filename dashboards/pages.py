@@ -149,9 +149,9 @@ def _cell(value: object, is_link: bool) -> str:
         shown = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
         return f"<td class='n'>{shown}</td>"
     if isinstance(value, datetime):
-        return f"<td>{esc(value.strftime('%Y-%m-%d %H:%M'))}</td>"
+        return f"<td class='when'>{esc(value.strftime('%Y-%m-%d %H:%M'))}</td>"
     if isinstance(value, date):
-        return f"<td>{esc(value.isoformat())}</td>"
+        return f"<td class='when'>{esc(value.isoformat())}</td>"
     if isinstance(value, list | tuple):
         return f"<td>{esc(', '.join(str(v) for v in value))}</td>"
     return f"<td>{esc(value)}</td>"
@@ -268,7 +268,7 @@ def category_page(
 {chart_block(facts, name="stack", fixed={"category": name}, defaults={"level": "subcategory"})}
 <h2>Top repositories</h2>
 {table(top, [("full_name", "repository"), ("stars", "stars"), ("subcategory", "subcategory"),
-             ("language", "language"), ("description", "description")], link="full_name",
+             ("language", "language")], link="full_name",
        empty="No repositories in this category yet.")}
 <h2>Movers</h2>
 <p class="muted">Stars gained recently, from our own crawl observations.</p>

@@ -31,6 +31,8 @@
         element.checked = element.value === wanted;
       } else if (element.type === "checkbox") {
         element.checked = values.includes(element.value);
+      } else if (element.tagName === "SELECT") {
+        element.value = values[0] || fallback || element.options[0].value;
       } else if (element.tagName !== "BUTTON") {
         element.value = values[0] || "";
       }
@@ -131,7 +133,7 @@
   function renderResults(target, items) {
     const table = document.createElement("table");
     table.innerHTML = "<thead><tr><th>repository</th><th>stars</th><th>layer</th>" +
-      "<th>category</th><th>language</th><th>description</th></tr></thead>";
+      "<th>category</th><th>language</th><th class='desc'>description</th></tr></thead>";
     const body = document.createElement("tbody");
     for (const item of items) {
       const row = document.createElement("tr");
@@ -146,7 +148,7 @@
       row.appendChild(cell(label.layer || "—"));
       row.appendChild(cell(label.category || "—"));
       row.appendChild(cell(item.language || ""));
-      row.appendChild(cell(item.description || ""));
+      row.appendChild(cell(item.description || "", "desc"));
       body.appendChild(row);
     }
     table.appendChild(body);

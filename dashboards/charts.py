@@ -100,15 +100,17 @@ def _group_encodings(data: ChartData, *, dashes: bool) -> dict[str, Any]:
     groups = group_order(data.frame)
     palette = _palette(data)
     title = LEVEL_TITLES[data.params.level]
+    # The taxonomy's layer "none" holds tutorials and lists: say so where a reader meets it.
+    legend = alt.Legend(labelExpr="datum.label === 'none' ? 'none (tutorials, lists)' : datum.label")
     encodings: dict[str, Any] = {
         "color": alt.Color(
-            "group:N", title=title, sort=groups,
+            "group:N", title=title, sort=groups, legend=legend,
             scale=alt.Scale(domain=groups, range=list(palette[: len(groups)])),
         ),
     }  # fmt: skip
     if dashes:
         encodings["strokeDash"] = alt.StrokeDash(
-            "group:N", title=title, sort=groups,
+            "group:N", title=title, sort=groups, legend=legend,
             scale=alt.Scale(domain=groups, range=list(DASHES[: len(groups)])),
         )  # fmt: skip
     return encodings

@@ -101,7 +101,9 @@ def _group_encodings(data: ChartData, *, dashes: bool) -> dict[str, Any]:
     palette = _palette(data)
     title = LEVEL_TITLES[data.params.level]
     # The taxonomy's layer "none" holds tutorials and lists: say so where a reader meets it.
-    legend = alt.Legend(labelExpr="datum.label === 'none' ? 'none (tutorials, lists)' : datum.label")
+    legend = alt.Legend(
+        labelExpr="datum.label === 'none' ? 'none (tutorials, lists)' : datum.label"
+    )
     encodings: dict[str, Any] = {
         "color": alt.Color(
             "group:N", title=title, sort=groups, legend=legend,

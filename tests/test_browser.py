@@ -193,7 +193,8 @@ def test_toggles_change_the_chart_and_the_url(browser: Any, site: Site) -> None:
         ".some(t => t.textContent === 'application')"
     )
     layers = legend_labels(page)
-    assert set(layers) <= {"application", "model", "infrastructure", "none"} and layers
+    assert set(layers) <= {"application", "model", "infrastructure", "none (tutorials, lists)"}
+    assert layers
     page.check("input[name=yscale][value=log]")
     page.wait_for_function("() => location.search.includes('yscale=log')")
     wait_drawn(page)

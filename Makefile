@@ -46,6 +46,7 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python -m bench.analytics
 	$(BIN)/python bench/dashboard.py
 
 clean:

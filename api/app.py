@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.routes import charts, counts, dashboard, meta, repos
+from api.routes import charts, counts, dashboard, meta, releases, repos, trends
 from dashboards.exports import RenderCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
@@ -56,6 +56,6 @@ def create_app(
     app.state.connection = connection
     app.state.chart_cache = RenderCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, charts, dashboard):
+    for module in (meta, repos, counts, trends, releases, charts, dashboard):
         app.include_router(module.router)
     return app

@@ -87,6 +87,11 @@ def layout(title: str, body: str, facts: PageFacts, *, active: str, scripts: boo
     """The page frame: header, navigation, body, footer with the data's date and release."""
     context = facts.context
     day = context.data_date.isoformat() if context.data_date else "no data yet"
+    release = (
+        f"<a href='/v1/releases/{esc(context.release)}'>{esc(context.release)}</a>"
+        if context.release
+        else esc(context.release_label)
+    )
     # app.js first: it asks for the chart's data while the (larger) Vega bundle still loads.
     script_tags = (
         "<script src='/static/app.js'></script>\n"
@@ -110,7 +115,7 @@ def layout(title: str, body: str, facts: PageFacts, *, active: str, scripts: boo
 {body}
 </main>
 <footer class="muted">Repositories with ≥{context.threshold:,} stars · data to {esc(day)} ·
-release {esc(context.release_label)} ·
+release {release} ·
 <a href="/v1">API</a> · <a href="/docs">API docs</a> · <a href="/methodology">methodology</a>
 </footer>
 {script_tags}
@@ -377,6 +382,7 @@ newest data instead of running flat to today.</p>
 <p>The release record below holds the classifier's accuracy and the count error as measured when
 the release was published, with how they were measured.</p>
 <h2>Release record</h2>
+{_citation(facts)}
 <div class="record">{recorded}</div>
 <h2>Known limits</h2>
 <ul>
@@ -388,6 +394,18 @@ that, but its month is unknown for repositories without star history.</li>
 <li>GitHub search misses repositories that no query matches.</li>
 </ul>"""
     return layout("Methodology", body, facts, active="/methodology", scripts=False)
+
+
+def _citation(facts: PageFacts) -> str:
+    context = facts.context
+    if context.release is None:
+        return "<p class='muted'>Cite a release, not the live figures, once one is published.</p>"
+    day = context.data_date.isoformat() if context.data_date else "unknown"
+    url = f"/v1/releases/{context.release}"
+    return (
+        f"<p>Cite as: <q>{SITE}, release {esc(context.release)} (data to {esc(day)})</q>, "
+        f"<a href='{esc(url)}'>{esc(url)}</a>; every chart takes <code>?release=</code>.</p>"
+    )
 
 
 def not_found_page(facts: PageFacts, message: str) -> str:

@@ -324,3 +324,20 @@ def test_threshold_basis_states_how_many_crossings_are_unknown(
     assert f"{unknown:,} with an unknown crossing month not drawn" in subtitle
     assert "unknown crossing" not in " ".join(
         client.get("/v1/charts/stack.json").json()["title"]["subtitle"])  # fmt: skip
+
+
+def test_pages_and_charts_state_the_published_release(
+    client: TestClient, con: duckdb.DuckDBPyConnection
+) -> None:
+    from warehouse.releases import publish_release
+
+    seed_sample(con)
+    refresh_analytics(con)
+    release = publish_release(con, {"threshold": 500, "model": {"count_error": 0.04}})
+    methodology = client.get("/methodology").text
+    assert f"release {release.id}" in methodology and "count_error" in methodology
+    assert f"href='/v1/releases/{release.id}'" in client.get("/").text
+    response = client.get("/v1/charts/stack.png")
+    assert f"-{release.id}.png" in response.headers["content-disposition"]
+    subtitle = " ".join(client.get("/v1/charts/stack.json").json()["title"]["subtitle"])
+    assert f"Release {release.id}" in subtitle

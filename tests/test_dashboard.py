@@ -341,3 +341,17 @@ def test_pages_and_charts_state_the_published_release(
     assert f"-{release.id}.png" in response.headers["content-disposition"]
     subtitle = " ".join(client.get("/v1/charts/stack.json").json()["title"]["subtitle"])
     assert f"Release {release.id}" in subtitle
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("stack", ChartParams(yscale="log", theme="grey")), ("share", ChartParams(level="layer")),
+     ("new", ChartParams(level="subcategory")), ("stars", ChartParams(repo="bolt/ragkit")),
+     ("stack", ChartParams(basis="crossed"))],
+)  # fmt: skip
+def test_every_kind_of_chart_is_a_valid_vega_lite_spec(
+    con: duckdb.DuckDBPyConnection, name: Any, params: ChartParams
+) -> None:
+    seed_sample(con)
+    chart = build_chart(load_chart(con, name, params, 500))
+    assert "vega-lite" in chart.to_dict(validate=True)["$schema"]  # raises when invalid

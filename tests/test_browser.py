@@ -10,7 +10,6 @@ skipping.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -278,7 +277,3 @@ def test_chart_download_links_name_their_files(browser: Any, site: Site) -> None
     embed = page.input_value("#embed-code")
     assert embed.startswith("![") and "/v1/charts/share.svg?" in embed
     page.context.close()
-
-
-def test_chromium_is_debians(browser: Any) -> None:
-    assert shutil.which(str(CHROMIUM)) and browser.version

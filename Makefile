@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LLAMA := $(VENV)/.llama-installed
+CHROMIUM := $(VENV)/.chromium-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run demo test lint bench clean
 
@@ -20,6 +22,12 @@ $(LLAMA): $(INSTALLED) scripts/install-llama.sh
 	bash scripts/install-llama.sh $(BIN)/python
 	touch $@
 
+# Debian's chromium for the browser tests (playwright drives it; never `playwright install`).
+$(CHROMIUM): $(INSTALLED)
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	touch $@
+
 ## The main job: the offline demo, or a real crawl when GITHUB_TOKEN is set; then serve.
 run: $(INSTALLED)
 	$(BIN)/stackatlas run
@@ -27,10 +35,10 @@ run: $(INSTALLED)
 demo: $(INSTALLED)
 	$(BIN)/stackatlas demo
 
-## Lint, then every test (slow ones included: llama.cpp end to end).
-test: $(INSTALLED) $(LLAMA)
+## Lint, then every test (slow ones included: llama.cpp end to end, pages in chromium).
+test: $(INSTALLED) $(LLAMA) $(CHROMIUM)
 	$(BIN)/ruff check .
-	STACKATLAS_REQUIRE_LLAMA=1 $(BIN)/python -m pytest
+	STACKATLAS_REQUIRE_LLAMA=1 STACKATLAS_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -39,6 +47,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python -m bench.analytics
+	$(BIN)/python bench/dashboard.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache test-artifacts

@@ -14,8 +14,8 @@ from api import metrics
 from api.errors import install_error_handlers
 from api.http import install_http_behaviour
 from api.openapi import install_truthful_openapi
-from api.routes import counts, dashboard, meta, releases, repos, trends
-from dashboards.page import DashboardCache
+from api.routes import charts, counts, dashboard, meta, releases, repos, trends
+from dashboards.exports import RenderCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
 from warehouse.db import connect
@@ -60,11 +60,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.connection = connection
-    app.state.dashboard_cache = DashboardCache()
+    app.state.chart_cache = RenderCache()
     install_error_handlers(app)
     install_http_behaviour(app, settings)
     app.add_middleware(metrics.MetricsMiddleware)
-    for module in (meta, metrics, repos, counts, trends, releases, dashboard):
+    for module in (meta, metrics, repos, counts, trends, releases, charts, dashboard):
         app.include_router(module.router)
     install_truthful_openapi(app)
     return app

@@ -294,3 +294,41 @@ def run_live(settings: Settings, *, serve_after: bool) -> None:
         from api.server import serve
 
         serve(settings)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the report bundle into.")],
+    release: Annotated[
+        str | None, typer.Option(help="Release id (default: the latest published one).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First month of the period, YYYY-MM.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the writers' report: findings, charts (PNG, SVG, greyscale), CSVs, citation."""
+    from dashboards.params import parse_month
+    from dashboards.report import ReportRequest, build_report
+    from warehouse.db import connect
+
+    try:
+        first = parse_month(start) if start else None
+        last = parse_month(end) if end else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if first and last and last < first:
+        raise typer.BadParameter("--to must not precede --from")
+    settings = settings_for(db)
+    request = ReportRequest(release=release, start=first, end=last, threshold=settings.min_stars,
+                            base_url=f"http://{settings.host}:{settings.port}")  # fmt: skip
+    con = connect(settings.db_path)
+    try:
+        findings = build_report(con, out, request)
+    finally:
+        con.close()
+    console.print(
+        f"wrote the report for release {findings.context.release_label} "
+        f"({findings.start:%Y-%m} to {findings.end:%Y-%m}) to {out}"
+    )

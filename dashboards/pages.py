@@ -260,7 +260,7 @@ def category_page(
     con: duckdb.DuckDBPyConnection, category: Mapping[str, Any], facts: PageFacts
 ) -> str:
     name = str(category["name"])
-    top = search_repositories(con, RepoFilter(category=name), limit=20)
+    top = search_repositories(con, RepoFilter(categories=(name,)), limit=20)
     moving = _frame_rows(movers(con, category=name, limit=10, release=facts.context.release))
     wanted = {"rank": "#", "full_name": "repository", "subcategory": "subcategory",
               "stars": "stars", "stars_gained": "stars gained (30 days)"}  # fmt: skip

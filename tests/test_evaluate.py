@@ -32,6 +32,24 @@ def test_remove_gold_matches_lower_cased_names() -> None:
     assert removed == 1 and [label.full_name for label in kept] == ["c/d"]
 
 
+def test_remove_gold_catches_renames_moves_and_near_copies() -> None:
+    training = [
+        _label("jmorganca/ollama", "infrastructure", "infrastructure", "Run LLMs locally"),
+        _label("cpacker/MemGPT", "app-development", "application", "Agents with memory"),
+        _label("me/my-llama", "models", "model", "Open weights of a seven billion model, "
+               "trained on public data"),
+        _label("x/kept", "other", "none", "A terminal file manager"),
+    ]
+    gold = [
+        _label("ollama/ollama", "infrastructure", "infrastructure", "Get up and running"),
+        _label("letta-ai/letta", "app-development", "application", "Stateful agents"),
+        _label("them/llama-weights", "models", "model", "Open weights of a seven billion model "
+               "trained on public data."),
+    ]
+    kept, removed = remove_gold(training, gold)
+    assert removed == 3 and [label.full_name for label in kept] == ["x/kept"]
+
+
 def test_score_by_hand() -> None:
     gold = [_label("a/1", "models", "model"), _label("a/2", "model-development", "model"),
             _label("a/3", "other", "none"), _label("a/4", "applications", "application")]

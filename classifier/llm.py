@@ -108,11 +108,22 @@ class LLMClient:
         self.close()
 
     def chat(
-        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        grammar_schema: dict[str, Any] | None = None,
     ) -> ChatResult:
-        """Send one chat request and return its first choice; raises ``LLMError`` on failure."""
+        """Send one chat request and return its first choice; raises ``LLMError`` on failure.
+
+        ``grammar_schema``: a tighter schema for JSON mode, where servers such as llama.cpp
+        compile it into a sampling grammar (bounds that strict json_schema mode may refuse).
+        """
         while True:
-            body = self._request_body(messages, schema, max_tokens)
+            in_json_mode = self.response_format == FORMAT_JSON_OBJECT
+            body = self._request_body(
+                messages, grammar_schema if in_json_mode and grammar_schema else schema, max_tokens
+            )
             response = self._post_with_retries(body)
             if _rejects_format(body, response) and self._downgrade_format(response):
                 continue
@@ -614,7 +625,8 @@ class LLMRefiner:
         )
         stats.requests += 1
         stats.sent += len(batch.texts)
-        result = self.client.chat(messages, prompts.answer_schema(), completion_tokens)
+        result = self.client.chat(messages, prompts.answer_schema(), completion_tokens,
+                                  prompts.bounded_answer_schema(len(batch.texts)))
         stats.prompt_tokens += result.prompt_tokens
         stats.completion_tokens += result.completion_tokens
         log.debug(

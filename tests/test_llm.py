@@ -389,6 +389,14 @@ def test_rejected_json_schema_falls_back_to_json_mode(server: FakeLLMServer, sta
     assert formats == ["json_schema", "json_object"]
     assert refiner.client.response_format == FORMAT_JSON_OBJECT
     assert all(p.method == "llm" for p in refined) and stats.requests == 1
+    # JSON mode carries the bounded schema a grammar-compiling server (llama.cpp) holds to
+    strict, json_mode = (r["body"]["response_format"] for r in server.requests)
+    assert strict["json_schema"]["schema"] == prompts.answer_schema()
+    bounded = json_mode["schema"]
+    assert bounded == prompts.bounded_answer_schema(len(TEXTS))
+    answers = bounded["properties"]["answers"]
+    assert answers["minItems"] == answers["maxItems"] == len(TEXTS)
+    assert answers["items"]["properties"]["rationale"]["maxLength"] > 0
 
 
 def test_format_steps_down_to_a_plain_prompt() -> None:

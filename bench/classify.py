@@ -29,12 +29,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from bench import llm_effect  # noqa: E402
 from classifier.labels import LabeledRepo, load_seed_labels, read_labels  # noqa: E402
 from classifier.model import train_model  # noqa: E402
+from classifier.overlap import without_overlap  # noqa: E402
 from classifier.taxonomy import layer_of  # noqa: E402
 
 FOLDS = 5
@@ -50,11 +53,11 @@ def _folds(labels: Sequence[LabeledRepo],
 
 def _training(rows: list[LabeledRepo], seeds: list[LabeledRepo],
               held_out: list[LabeledRepo]) -> list[LabeledRepo]:
-    """Seeds plus rows (rows win on a clash), minus every held-out repository (as the CLI does)."""
-    held_out_names = {label.full_name.lower() for label in held_out}
+    """Seeds plus rows (rows win on a clash), minus every held-out repository, renamed or moved
+    ones and near-copied descriptions included (as the CLI does)."""
     by_name = {label.full_name.lower(): label for label in seeds}
     by_name.update((label.full_name.lower(), label) for label in rows)
-    return [label for name, label in by_name.items() if name not in held_out_names]
+    return without_overlap(by_name.values(), held_out)
 
 
 def cv_ours(pool: list[LabeledRepo], extra: list[LabeledRepo],
@@ -75,19 +78,45 @@ def cv_ours(pool: list[LabeledRepo], extra: list[LabeledRepo],
     return predicted
 
 
+def baseline_text(label: LabeledRepo) -> str:
+    """What a plain baseline reads: name, description, language and topics."""
+    return " ".join([label.full_name, label.description, label.language, *label.topics])
+
+
+def baseline_model() -> Pipeline:
+    """A well-tuned TF-IDF + logistic regression: word 1–2-grams and character 2–5-grams, C=10."""
+    return Pipeline([
+        ("features", FeatureUnion([
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        ])),
+        ("model", LogisticRegression(max_iter=3000, C=10)),
+    ])
+
+
 def cv_baseline(pool: list[LabeledRepo]) -> list[str]:
-    # every text column of the labels file, as a plain baseline would take it
-    texts = [" ".join([label.full_name, label.description, label.language, *label.topics])
-             for label in pool]
+    texts = np.array([baseline_text(label) for label in pool], dtype=object)
     categories = np.array([label.category for label in pool])
     predicted = [""] * len(pool)
     for train, test in _folds(pool):
-        vectoriser = TfidfVectorizer(sublinear_tf=True)
-        model = LogisticRegression(max_iter=2000, C=10)
-        model.fit(vectoriser.fit_transform([texts[i] for i in train]), categories[train])
-        for i, category in zip(test, model.predict(vectoriser.transform([texts[i] for i in test])),
-                               strict=True):
+        model = baseline_model().fit(texts[train], categories[train])
+        for i, category in zip(test, model.predict(texts[test]), strict=True):
             predicted[i] = str(category)
+    return predicted
+
+
+def cv_baseline_is_ai(pool: list[LabeledRepo], extra: list[LabeledRepo]) -> list[str]:
+    """The same baseline deciding AI / not AI on ``pool`` (folds as cv_ours with by_ai), each
+    fold also trained on ``extra``; answers "other" or "ai"."""
+    texts = np.array([baseline_text(label) for label in pool], dtype=object)
+    extra_texts = [baseline_text(label) for label in extra]
+    is_ai = np.array([label.category != "other" for label in pool])
+    extra_ai = [label.category != "other" for label in extra]
+    predicted = [""] * len(pool)
+    for train, test in _folds(pool, by_ai=True):
+        model = baseline_model().fit([*texts[train], *extra_texts], [*is_ai[train], *extra_ai])
+        for i, ai in zip(test, model.predict(texts[test]), strict=True):
+            predicted[i] = "ai" if ai else "other"
     return predicted
 
 
@@ -104,10 +133,10 @@ def category_scores(pool: Sequence[LabeledRepo], predicted: Sequence[str]) -> di
 def ai_scores(pool: Sequence[LabeledRepo], predicted: Sequence[str]) -> dict[str, float]:
     true_ai = np.array([label.category != "other" for label in pool])
     predicted_ai = np.array([p != "other" for p in predicted])
-    return {
-        "ai_precision": float(true_ai[predicted_ai].mean()) if predicted_ai.any() else 0.0,
-        "ai_recall": float(predicted_ai[true_ai].mean()) if true_ai.any() else 0.0,
-    }
+    precision = float(true_ai[predicted_ai].mean()) if predicted_ai.any() else 0.0
+    recall = float(predicted_ai[true_ai].mean()) if true_ai.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"ai_precision": precision, "ai_recall": recall, "ai_f1": f1}
 
 
 def ai_row_accuracy(pool: Sequence[LabeledRepo], predicted: Sequence[str]) -> float:
@@ -128,6 +157,21 @@ def throughput(labels: list[LabeledRepo], runs: int = 5) -> float:
     return statistics.median(rates)
 
 
+def shipped_section(dev: list[LabeledRepo]) -> None:
+    """The shipped model (seed labels only, minus any seed overlapping labels_dev) scored on
+    labels_dev.tsv: what every user gets. Classify and count over the five AI categories."""
+    seeds = without_overlap(load_seed_labels(), dev)
+    model = train_model(seeds)
+    texts = [label.as_text() for label in dev]
+    predicted = [p.category for p in model.predict(texts, ai_prior=model.estimate_ai_prior(texts))]
+    errors = llm_effect.count_error([label.category for label in dev], predicted)
+    ratios = "  ".join(f"{c} {errors.ratio(c):.2f}x" for c in errors.gold)
+    print(f"\nshipped model ({len(seeds)} seeds) scored on labels_dev.tsv ({len(dev)} rows)")
+    print(_row("stackatlas (shipped)", category_scores(dev, predicted)))
+    print(f"{'  classify and count':<34}count error mean {errors.mean:.1%} worst "
+          f"{errors.worst:.1%}  ({ratios})")
+
+
 def _row(name: str, scores: dict[str, float]) -> str:
     return f"{name:<34}" + "  ".join(f"{k} {v:.3f}" for k, v in scores.items())
 
@@ -135,8 +179,12 @@ def _row(name: str, scores: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    llm_effect.add_arguments(parser)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
+    if args.llm_url:
+        llm_effect.run(args)
+        return
     dev = read_labels(args.data_dir / "labels_dev.tsv")
     ai_or_not = read_labels(args.data_dir / "ai_or_not_dev.tsv")
     seed_sets = {"no seeds": [], "seeds": load_seed_labels()}
@@ -152,6 +200,7 @@ def main() -> None:
 
     print(f"\n\"is AI\" on ai_or_not_dev.tsv rows scored alone ({len(ai_or_not)} rows, 5-fold, "
           "trained with labels_dev.tsv)")
+    print(_row("baseline TF-IDF + LR", ai_scores(ai_or_not, cv_baseline_is_ai(ai_or_not, dev))))
     for name, seeds in seed_sets.items():
         predicted = cv_ours(ai_or_not, dev, seeds, by_ai=True)
         print(_row(f"stackatlas ({name})", ai_scores(ai_or_not, predicted)))
@@ -164,6 +213,8 @@ def main() -> None:
         print(f"{'stackatlas (' + name + ')':<34}without non-AI rows "
               f"{ai_row_accuracy(dev, ours_dev[name]):.3f}  with ai_or_not_dev in training "
               f"{ai_row_accuracy(dev, with_non_ai):.3f}")
+
+    shipped_section(dev)
 
     both = dev + ai_or_not
     print(f"\nthroughput (median of 5 runs, {len(both)} repos): "

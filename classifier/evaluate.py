@@ -1,7 +1,8 @@
 """Evaluating the classifier against a gold labels file.
 
-Training labels that name a gold repository (lower-cased full_name) are removed first, so that a
-score never rewards memory. The optional refiner (the LLM stage, ``classifier.llm.LLMRefiner``)
+Training labels that are a gold repository (under the same name, a former or later one, see
+``classifier/overlap.py``) or whose description nearly copies a gold one are removed first, so that
+a score never rewards memory. The optional refiner (the LLM stage, ``classifier.llm.LLMRefiner``)
 is any object with ``refine(texts, predictions) -> (predictions, stats)``; ``stats`` may carry
 ``requests``, ``total_tokens`` (or ``tokens``) and ``sent``.
 """
@@ -18,6 +19,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_
 from classifier import taxonomy
 from classifier.labels import LabeledRepo, RepoText
 from classifier.model import Prediction, TrainedModel, train_model
+from classifier.overlap import without_overlap
 
 
 class Refiner(Protocol):
@@ -53,9 +55,9 @@ class EvalReport:
 def remove_gold(
     training: Sequence[LabeledRepo], gold: Sequence[LabeledRepo]
 ) -> tuple[list[LabeledRepo], int]:
-    """Training labels minus the gold repositories, and how many were removed."""
-    gold_names = {label.full_name.lower() for label in gold}
-    kept = [label for label in training if label.full_name.lower() not in gold_names]
+    """Training labels minus the gold repositories (renamed or moved ones too) and minus near
+    copies of gold descriptions, and how many were removed."""
+    kept = without_overlap(training, gold)
     return kept, len(training) - len(kept)
 
 

@@ -109,11 +109,19 @@ class LLMClient:
         self.close()
 
     def chat(
-        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        grammar_schema: dict[str, Any] | None = None,
     ) -> ChatResult:
-        """Send one chat request and return its first choice; raises ``LLMError`` on failure."""
+        """Send one chat request and return its first choice; raises ``LLMError`` on failure.
+
+        ``grammar_schema``: a tighter schema for JSON mode, where servers such as llama.cpp
+        compile it into a sampling grammar (bounds that strict json_schema mode may refuse).
+        """
         try:
-            result = self._chat(messages, schema, max_tokens)
+            result = self._chat(messages, schema, max_tokens, grammar_schema)
         except LLMError:
             metrics.count_llm_request("failed")
             raise
@@ -121,10 +129,17 @@ class LLMClient:
         return result
 
     def _chat(
-        self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        max_tokens: int,
+        grammar_schema: dict[str, Any] | None = None,
     ) -> ChatResult:
         while True:
-            body = self._request_body(messages, schema, max_tokens)
+            in_json_mode = self.response_format == FORMAT_JSON_OBJECT
+            body = self._request_body(
+                messages, grammar_schema if in_json_mode and grammar_schema else schema, max_tokens
+            )
             response = self._post_with_retries(body)
             if _rejects_format(body, response) and self._downgrade_format(response):
                 continue
@@ -576,11 +591,14 @@ class LLMRefiner:
         return refined, stats
 
     def _candidates(self, predictions: Sequence[Prediction]) -> list[int]:
-        return [
+        """The unsure predictions, most important to the counts first (``count_priority``), so
+        that a budget that runs out leaves the least important ones with the model label."""
+        unsure = [
             position
             for position, prediction in enumerate(predictions)
             if prediction.method != "human" and prediction.confidence < self.threshold
         ]
+        return count_priority(predictions, unsure)
 
     def _apply_cached(
         self,
@@ -630,7 +648,8 @@ class LLMRefiner:
         )
         stats.requests += 1
         stats.sent += len(batch.texts)
-        result = self.client.chat(messages, prompts.answer_schema(), completion_tokens)
+        result = self.client.chat(messages, prompts.answer_schema(), completion_tokens,
+                                  prompts.bounded_answer_schema(len(batch.texts)))
         stats.prompt_tokens += result.prompt_tokens
         stats.completion_tokens += result.completion_tokens
         log.debug(
@@ -732,6 +751,34 @@ class LLMRefiner:
         for position in positions:
             refined[position] = replace(refined[position], flags=",".join(flags))
         stats.count_fallback(reason, len(positions))
+
+
+# The categories the charts count; tutorials, lists and other sit in no layer of the stack.
+COUNTED_CATEGORIES = tuple(c for c in taxonomy.CATEGORIES if taxonomy.layer_of(c) != "none")
+
+
+def count_priority(predictions: Sequence[Prediction], positions: Sequence[int]) -> list[int]:
+    """``positions`` ordered by what an LLM answer is worth to the category counts, most first.
+
+    Worth = the chance the label is wrong (1 − confidence) × the weight of one repository in the
+    relative count error of its category: 1 / the number of repositories given that category in
+    this run, so that a doubt in a small category (where one error moves the count most) goes
+    first. A label outside the counted categories weighs as much as the mean counted one: if it
+    is wrong, it is most likely one of them. Ties keep the given order.
+    """
+    sizes = {c: 0 for c in COUNTED_CATEGORIES}
+    for prediction in predictions:
+        if prediction.category in sizes:
+            sizes[prediction.category] += 1
+    weights = {c: 1.0 / max(1, n) for c, n in sizes.items()}
+    uncounted = sum(weights.values()) / len(weights)
+
+    def worth(position: int) -> float:
+        prediction = predictions[position]
+        weight = weights.get(prediction.category, uncounted)
+        return (1.0 - prediction.confidence) * weight
+
+    return sorted(positions, key=lambda position: -worth(position))
 
 
 def _cached_answer(entry: dict[str, Any]) -> LLMAnswer | None:

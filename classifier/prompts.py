@@ -21,7 +21,7 @@ DESCRIPTION_CHARS = 300
 README_CHARS = 400
 MAX_TOPICS = 12
 # Room the answer needs per repository (JSON keys, a category, a one-sentence rationale).
-COMPLETION_TOKENS_PER_REPO = 90
+COMPLETION_TOKENS_PER_REPO = 110
 COMPLETION_TOKENS_OVERHEAD = 30
 
 REPOSITORIES_HEADING = "Repositories to classify (one JSON object per line):"
@@ -126,6 +126,26 @@ def answer_schema() -> dict[str, Any]:
         "required": ["answers"],
         "additionalProperties": False,
     }
+
+
+# Lengths that keep a grammar-constrained answer short enough to finish within its token budget:
+# without them a small model held to the schema may ramble in a string until cut off.
+_MAX_LENGTHS = {"full_name": 80, "subcategory": 40, "rationale": 120}
+
+
+def bounded_answer_schema(count: int) -> dict[str, Any]:
+    """``answer_schema`` for a batch of ``count`` repositories, with exactly ``count`` answers
+    and bounded strings: for servers that compile the schema into a sampling grammar
+    (llama.cpp's JSON mode), where bounds make every answer finish and parse."""
+    schema = answer_schema()
+    answers = schema["properties"]["answers"]
+    answers.update(minItems=count, maxItems=count)
+    properties = answers["items"]["properties"]
+    for name, limit in _MAX_LENGTHS.items():
+        properties[name] = {"type": "string", "maxLength": limit}
+    properties["subcategory"] = {"anyOf": [properties["subcategory"], {"type": "null"}]}
+    properties["confidence"] = {"type": "number", "minimum": 0, "maximum": 1}
+    return schema
 
 
 def completion_budget(batch_size: int) -> int:

@@ -8,6 +8,7 @@ labels stay in the history. Human labels are never replaced, and they train the 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import duckdb
 
 from classifier import taxonomy
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
+from classifier.llm import FLAG_FALLBACK
 from classifier.model import Prediction, TrainedModel, load_model, train_model
 from stackatlas.settings import Settings
 from warehouse.db import fetch_dicts
@@ -95,10 +97,19 @@ def current_model(
 
 
 def stale_repositories(
-    con: duckdb.DuckDBPyConnection, model_version: str, *, everything: bool = False
+    con: duckdb.DuckDBPyConnection,
+    model_version: str,
+    *,
+    everything: bool = False,
+    llm_threshold: float | None = None,
 ) -> list[dict[str, Any]]:
     """Active repositories whose newest machine label is missing or out of date (or all active
-    repositories, with ``everything``)."""
+    repositories, with ``everything``).
+
+    With ``llm_threshold`` (a run with the LLM stage), also those whose newest machine label is
+    a model or rules label below that confidence that the LLM has not answered: labelled without
+    the LLM (no flags), or flagged as a fallback (endpoint down, budget spent, junk answer).
+    """
     return fetch_dicts(
         con,
         """
@@ -116,11 +127,13 @@ def stale_repositories(
             $everything OR m.repo_id IS NULL OR m.text_hash IS DISTINCT FROM r.text_hash
             OR m.taxonomy_version <> $taxonomy
             OR (m.method <> 'llm' AND m.model_version IS DISTINCT FROM $model)
+            OR ($threshold IS NOT NULL AND m.method <> 'llm' AND m.confidence < $threshold
+                AND (m.flags IS NULL OR contains(m.flags, $fallback)))
         )
         ORDER BY r.id
         """,
         {"taxonomy": taxonomy.TAXONOMY_VERSION, "model": model_version,
-         "everything": everything},
+         "everything": everything, "threshold": llm_threshold, "fallback": FLAG_FALLBACK},
     )
 
 
@@ -165,23 +178,24 @@ def classify_repositories(
     ai_prior = model.estimate_ai_prior(active_texts(con))
     found, previous = _previous_share(con)
     moved = found and _share_moved(previous, ai_prior)
-    rows = stale_repositories(con, model.version, everything=moved)
-    result = ClassifyResult(model.version, candidates=len(rows), retrained=retrained,
-                            ai_prior=ai_prior, share_moved=moved,
-                            share_moved_from=previous if moved else None)
-    if not rows:
-        return result
-    if moved:
-        log.info("AI share moved from %s to %s: labelling every repository again",
-                 _share(previous), _share(ai_prior))
-    texts = [as_text(row) for row in rows]
-    predictions = model.predict(texts, ai_prior=ai_prior)
     refiner = _refiner(con, settings, use_llm)
-    if refiner is not None:
-        with refiner:
+    with refiner or nullcontext():
+        rows = stale_repositories(con, model.version, everything=moved,
+                                  llm_threshold=refiner.threshold if refiner else None)
+        result = ClassifyResult(model.version, candidates=len(rows), retrained=retrained,
+                                ai_prior=ai_prior, share_moved=moved,
+                                share_moved_from=previous if moved else None)
+        if not rows:
+            return result
+        if moved:
+            log.info("AI share moved from %s to %s: labelling every repository again",
+                     _share(previous), _share(ai_prior))
+        texts = [as_text(row) for row in rows]
+        predictions = model.predict(texts, ai_prior=ai_prior)
+        if refiner is not None:
             predictions, stats = refiner.refine(texts, predictions)
-        result.llm_requests, result.llm_tokens = stats.requests, stats.total_tokens
-        result.llm_fallbacks = stats.fallbacks
+            result.llm_requests, result.llm_tokens = stats.requests, stats.total_tokens
+            result.llm_fallbacks = stats.fallbacks
     when = at or datetime.now()
     labels = [_label(row, p, when) for row, p in zip(rows, predictions, strict=True)]
     result.labelled = insert_labels(con, labels)

@@ -12,11 +12,13 @@ from classifier import taxonomy
 from classifier.labels import (
     SEED_SOURCE,
     LabeledRepo,
+    RepoText,
     load_seed_labels,
     read_labels,
     read_labels_files,
     write_labels,
 )
+from classifier.overlap import NEAR_COPY_JACCARD, identity_keys, near_copies, same_repository
 from stackatlas.errors import LabelsFileError
 
 HEADER = (
@@ -109,22 +111,63 @@ def test_seed_labels_are_valid_and_realistic() -> None:
             assert label.subcategory in taxonomy.CATEGORIES[label.category].subcategories
 
 
-def test_seeds_name_no_repository_of_the_labelled_reference_files() -> None:
-    reference = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
-    if not all(path.exists() for path in reference):
+def _reference() -> tuple[list[LabeledRepo], list[RepoText]]:
+    """The labelled reference rows, and every reference description (snapshot included)."""
+    labelled = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
+    snapshot = SHARED_DATA / "repos_snapshot.tsv"
+    if not all(path.exists() for path in [*labelled, snapshot]):
         pytest.skip("reference data not present")
-    theirs = {label.full_name.lower() for label in read_labels_files(reference)}
-    assert [s.full_name for s in load_seed_labels() if s.full_name.lower() in theirs] == []
+    rows = read_labels_files(labelled)
+    with snapshot.open(encoding="utf-8") as handle:
+        described = [RepoText(row["full_name"], row["description"])
+                     for row in csv.DictReader(handle, delimiter="\t")]
+    return rows, [*rows, *described]
+
+
+def test_seeds_name_no_repository_of_the_labelled_reference_files() -> None:
+    """Not under the same name, nor under a former or later one (same name, another owner, or
+    a known move)."""
+    labelled, _ = _reference()
+    theirs: dict[str, str] = {}
+    for label in labelled:
+        for key in identity_keys(label.full_name):
+            theirs[key] = label.full_name
+    renamed = {seed.full_name: theirs[key] for seed in load_seed_labels()
+               for key in identity_keys(seed.full_name) if key in theirs}
+    assert renamed == {}
 
 
 def test_seed_descriptions_are_not_copied_from_reference_data() -> None:
-    reference = [SHARED_DATA / "labels_dev.tsv", SHARED_DATA / "ai_or_not_dev.tsv"]
-    snapshot = SHARED_DATA / "repos_snapshot.tsv"
-    if not all(path.exists() for path in [*reference, snapshot]):
-        pytest.skip("reference data not present")
-    theirs = {label.description.strip().lower() for label in read_labels_files(reference)}
-    with snapshot.open(encoding="utf-8") as rows:
-        theirs |= {row["description"].strip().lower()
-                   for row in csv.DictReader(rows, delimiter="\t") if row["description"].strip()}
-    copied = [s.full_name for s in load_seed_labels() if s.description.strip().lower() in theirs]
-    assert copied == []
+    """Not verbatim, nor a near-copy (token Jaccard at least 0.7) of any reference description."""
+    _, described = _reference()
+    seeds = load_seed_labels()
+    copies = near_copies([s.description for s in seeds], [r.description for r in described])
+    assert NEAR_COPY_JACCARD == 0.7
+    assert {seed.full_name: described[match].full_name
+            for seed, match in zip(seeds, copies, strict=True) if match is not None} == {}
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("jmorganca/ollama", "ollama/ollama"),
+    ("ggerganov/llama.cpp", "ggml-org/llama.cpp"),
+    ("google/jax", "jax-ml/jax"),
+    ("Significant-Gravitas/Auto-GPT", "Significant-Gravitas/AutoGPT"),
+    ("cpacker/MemGPT", "letta-ai/letta"),  # a known move: the name changed too
+    ("OpenDevin/OpenDevin", "OpenHands/OpenHands"),
+])
+def test_renames_and_moves_are_the_same_repository(first: str, second: str) -> None:
+    assert same_repository(first, second) and same_repository(second, first)
+
+
+def test_different_repositories_are_not_the_same() -> None:
+    assert not same_repository("ollama/ollama", "ollama/ollama-python")
+    assert not same_repository("cpacker/MemGPT", "openai/gpt-2")
+
+
+def test_near_copies_by_token_jaccard() -> None:
+    theirs = ["Get up and running with Llama 2, Mistral, and other large language models.",
+              "A fast web framework for Go"]
+    ours = ["Get up and running with Llama 3, Mistral and other large language models",
+            "Run open language models on your own machine with one command",
+            ""]
+    assert near_copies(ours, theirs) == [0, None, None]

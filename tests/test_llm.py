@@ -24,6 +24,7 @@ from classifier.llm import (
     LLMClient,
     LLMRefiner,
     MalformedAnswerError,
+    count_priority,
     match_rows,
     parse_answer_rows,
     parse_retry_after,
@@ -388,6 +389,14 @@ def test_rejected_json_schema_falls_back_to_json_mode(server: FakeLLMServer, sta
     assert formats == ["json_schema", "json_object"]
     assert refiner.client.response_format == FORMAT_JSON_OBJECT
     assert all(p.method == "llm" for p in refined) and stats.requests == 1
+    # JSON mode carries the bounded schema a grammar-compiling server (llama.cpp) holds to
+    strict, json_mode = (r["body"]["response_format"] for r in server.requests)
+    assert strict["json_schema"]["schema"] == prompts.answer_schema()
+    bounded = json_mode["schema"]
+    assert bounded == prompts.bounded_answer_schema(len(TEXTS))
+    answers = bounded["properties"]["answers"]
+    assert answers["minItems"] == answers["maxItems"] == len(TEXTS)
+    assert answers["items"]["properties"]["rationale"]["maxLength"] > 0
 
 
 def test_format_steps_down_to_a_plain_prompt() -> None:
@@ -547,3 +556,32 @@ def test_prompts_and_answers_are_logged_but_never_the_key(
 def test_refine_checks_its_inputs() -> None:
     with pytest.raises(ValueError, match="predictions"):
         refiner_for(dead_url()).refine(TEXTS, unsure(2))
+
+
+# --- what goes first ------------------------------------------------------------------------
+
+
+def test_count_priority_puts_doubt_in_small_categories_first() -> None:
+    predictions = [
+        prediction(0.5, "applications"),  # big category: one error moves its count little
+        prediction(0.5, "applications"),
+        prediction(0.5, "applications"),
+        prediction(0.5, "infrastructure"),  # alone in its category: same doubt, more weight
+        prediction(0.1, "applications"),  # more doubt beats a bigger category
+        prediction(0.55, "other"),  # outside the counts: weighs as the mean counted category
+    ]
+    # weights: applications 1/4, infrastructure 1, the three empty counted categories 1 each,
+    # so "other" weighs (1/4 + 4) / 5 = 0.85; worth = (1 − confidence) × weight
+    # → 0.125, 0.125, 0.125, 0.5, 0.225, 0.3825 (ties keep their order)
+    assert count_priority(predictions, range(len(predictions))) == [3, 5, 4, 0, 1, 2]
+    assert count_priority(predictions, [2, 0]) == [2, 0]
+
+
+def test_a_budget_goes_to_the_most_important_doubts(server: FakeLLMServer) -> None:
+    predictions = [prediction(0.5, "applications") for _ in TEXTS]
+    predictions[6] = prediction(0.05, "model-development")  # the most worth asking about
+    refined, stats = refiner_for(server.url, batch_size=1, max_requests=1).refine(
+        TEXTS, predictions)
+    assert stats.requests == 1 and "acme/quant" in user_prompts(server)[0].split("classify")[1]
+    assert refined[6].method == "llm"
+    assert_fallback([p for i, p in enumerate(refined) if i != 6], "budget_exhausted")

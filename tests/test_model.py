@@ -124,8 +124,13 @@ def test_tiny_training_set_still_trains() -> None:
         LabeledRepo(full_name="b/chat-app", description="Chat app for you", layer="application",
                     category="applications"),
     ]
-    (prediction,) = train_model(labels).predict([RepoText("c/d", "LLM inference server")])
-    assert prediction.category in {"infrastructure", "applications"}
+    model = train_model(labels)
+    assert model.ai_stage is None and model.subcategory_stage is None  # too few to learn them
+    serve, chat = model.predict([RepoText("c/serve-llm", "Inference server for LLM"),
+                                 RepoText("e/chat", "A chat app for you")])
+    assert (serve.category, serve.layer) == ("infrastructure", "infrastructure")
+    assert (chat.category, chat.layer) == ("applications", "application")
+    assert serve.confidence > 0.5 and chat.confidence > 0.5
 
 
 def test_no_labels_is_an_error() -> None:

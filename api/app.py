@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.routes import counts, dashboard, meta, repos
+from api.routes import counts, dashboard, meta, repos, runs
+from api.routes.runs import JobControl
 from dashboards.page import DashboardCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
@@ -25,26 +27,34 @@ their label history, and counts by creation month. Errors always have the shape
 
 
 def create_app(
-    settings: Settings | None = None, *, connection: duckdb.DuckDBPyConnection | None = None
+    settings: Settings | None = None,
+    *,
+    connection: duckdb.DuckDBPyConnection | None = None,
+    jobs: JobControl | None = None,
 ) -> FastAPI:
     """The API over ``connection``, or over ``settings.db_path`` opened while the app runs.
 
-    A connection passed in stays open when the app stops: its owner closes it.
+    A connection passed in stays open when the app stops: its owner closes it. ``jobs`` (the
+    scheduler of `stackatlas serve`) is started with the app and shut down when it stops.
     """
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if connection is not None:
-            yield
-            return
-        log.info("opening the warehouse %s", settings.db_path)
-        app.state.connection = connect(settings.db_path)
+        owned = connection is None
+        if owned:
+            log.info("opening the warehouse %s", settings.db_path)
+            app.state.connection = connect(settings.db_path)
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
-            app.state.connection.close()
-            app.state.connection = None
+            if jobs is not None:
+                await asyncio.to_thread(jobs.shutdown)  # waits for a job to checkpoint
+            if owned:
+                app.state.connection.close()
+                app.state.connection = None
 
     app = FastAPIOffline(
         title="stackatlas",
@@ -54,8 +64,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.connection = connection
+    app.state.jobs = jobs
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, dashboard):
+    for module in (meta, repos, counts, runs, dashboard):
         app.include_router(module.router)
     return app

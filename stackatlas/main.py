@@ -8,7 +8,7 @@ from rich.console import Console
 
 from stackatlas import commands  # registers the commands on the app
 from stackatlas.cli import app
-from stackatlas.errors import StackatlasError
+from stackatlas.errors import DatabaseLockedError, StackatlasError
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,28 @@ def main() -> None:
         app()
     except StackatlasError as exc:
         log.debug("command failed", exc_info=True)
+        if isinstance(exc, DatabaseLockedError):
+            exc = _name_the_server(exc)
+        prefix = "error: " if exc.exit_code else ""
         Console(stderr=True, soft_wrap=True).print(
-            f"error: {exc.one_line()}", markup=False, highlight=False
+            f"{prefix}{exc.one_line()}", markup=False, highlight=False
         )
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")
         raise SystemExit(130) from None
+
+
+def _name_the_server(exc: DatabaseLockedError) -> DatabaseLockedError:
+    """When the process holding the database is our server, say so and how to reach it."""
+    from stackatlas.remote import running_server
+    from stackatlas.settings import get_settings
+
+    url = running_server(get_settings())
+    if url is None:
+        return exc
+    return DatabaseLockedError(
+        f"{exc.message}: the stackatlas server at {url}",
+        "while it runs, go through it: `stackatlas run-now JOB` or the API "
+        f"({url}/docs); or stop it first",
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -59,6 +61,18 @@ def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
             "run `stackatlas db migrate --db PATH` or `stackatlas crawl` to create it",
         )
     return DatabaseError(f"cannot open database {target}: {text}", "check the file and its rights")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One explicit transaction: committed at the end of the block, rolled back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def fetch_dicts(

@@ -222,6 +222,27 @@ _COUNTS_TO_TODAY = _monthly_counts_view(
     "greatest(max(month), date_trunc('month', current_date)::DATE)")
 
 
+# One row per run of a scheduled or hand-triggered job (warehouse/jobs.py), so that the history
+# of the service survives restarts and a run left 'running' by a killed process can be marked.
+_JOB_RUNS = """
+CREATE SEQUENCE IF NOT EXISTS job_run_id_seq START 1;
+CREATE TABLE job_runs (
+    id              BIGINT PRIMARY KEY DEFAULT nextval('job_run_id_seq'),
+    job             VARCHAR NOT NULL,
+    -- schedule | manual | after:<job>
+    trigger         VARCHAR NOT NULL,
+    queued_at       TIMESTAMP NOT NULL,
+    started_at      TIMESTAMP,
+    finished_at     TIMESTAMP,
+    -- queued | running | succeeded | failed
+    status          VARCHAR NOT NULL,
+    counts          JSON,
+    error           VARCHAR,
+    pid             INTEGER
+);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "label and count views", _LABEL_VIEWS),
@@ -238,6 +259,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The estimated AI share of the population the run's "is AI" decisions were made for.
         "ALTER TABLE classification_runs ADD COLUMN ai_prior DOUBLE;",
     ),
+    Migration(9, "job run history", _JOB_RUNS),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

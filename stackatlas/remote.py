@@ -52,30 +52,20 @@ def trigger(url: str, settings: Settings, job: str) -> dict[str, Any]:
 def wait_for_chain(
     url: str, first_id: int, *, poll: float = 1.0, timeout: float | None = None
 ) -> list[dict[str, Any]]:
-    """Poll until the run ``first_id`` and the follow-ups it queued have finished."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        runs = _json(httpx.get(f"{url}/v1/runs", params={"limit": 20}, timeout=10.0))["runs"]
-        mine = sorted((r for r in runs if r["id"] >= first_id), key=lambda r: r["id"])
-        chain = [r for r in mine if r["id"] == first_id or r["trigger"].startswith("after:")]
-        first = next((r for r in chain if r["id"] == first_id), None)
-        settled = all(r["status"] in FINISHED for r in chain)
-        if first is not None and settled and not _follow_up_pending(first, chain):
-            return chain
-        if deadline is not None and time.monotonic() > deadline:
-            return chain
-        time.sleep(poll)
-
-
-def _follow_up_pending(first: dict[str, Any], chain: list[dict[str, Any]]) -> bool:
-    """A succeeded run whose follow-ups are not all recorded yet (they start right after)."""
+    """Poll until the run ``first_id`` and the follow-ups it started have finished."""
     from stackatlas.scheduler import FOLLOW_UPS
 
-    if first["status"] != "succeeded":
-        return False
-    last = chain[-1]
-    expected = FOLLOW_UPS[first["job"]]
-    return last["status"] == "succeeded" and len(chain) < 1 + len(expected)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        first = _json(httpx.get(f"{url}/v1/runs/{first_id}", timeout=10.0))
+        follow = _json(httpx.get(f"{url}/v1/runs", params={"parent": first_id}, timeout=10.0))
+        chain = [first, *sorted(follow.get("runs", []), key=lambda r: r["id"])]
+        finished = all(run.get("status") in FINISHED for run in chain)
+        complete = (first.get("status") != "succeeded" or chain[-1]["status"] != "succeeded"
+                    or len(chain) == 1 + len(FOLLOW_UPS[first["job"]]))
+        if (finished and complete) or (deadline is not None and time.monotonic() > deadline):
+            return chain
+        time.sleep(poll)
 
 
 def _json(answer: httpx.Response) -> dict[str, Any]:

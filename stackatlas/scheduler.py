@@ -251,9 +251,12 @@ class JobRunner:
     # -------------------------------------------------------------------------- inside
 
     def _acquire_writer(self) -> bool:
+        """Wait for the writer lock; False (and not held) once the runner is stopping."""
         while not self.stop.is_set():
             if self.writer.acquire(timeout=0.2):
-                return True
+                if not self.stop.is_set():
+                    return True
+                self.writer.release()
         return False
 
     def _chain(self, cursor: duckdb.DuckDBPyConnection, first: jobs.JobRun) -> list[jobs.JobRun]:
@@ -263,7 +266,9 @@ class JobRunner:
         for job in FOLLOW_UPS[first.job]:
             if self.stop.is_set():
                 break
-            follow = jobs.queue_run(cursor, job, f"after:{first.job}", now_utc(), os.getpid())
+            follow = jobs.queue_run(
+                cursor, job, f"after:{first.job}", now_utc(), os.getpid(), parent_id=first.id
+            )
             done.append(self._one(cursor, follow))
             if done[-1].status != jobs.SUCCEEDED:
                 break

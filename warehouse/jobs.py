@@ -28,8 +28,8 @@ FAILED = "failed"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 INTERRUPTED = "interrupted: the process stopped during the run; the next run resumes its work"
 
-COLUMNS = ("id", "job", "trigger", "queued_at", "started_at", "finished_at", "status", "counts",
-           "error")
+COLUMNS = ("id", "job", "trigger", "parent_id", "queued_at", "started_at", "finished_at",
+           "status", "counts", "error")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class JobRun:
     id: int
     job: str
     trigger: str
+    parent_id: int | None
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -51,7 +52,8 @@ class JobRun:
 def _job_run(row: dict[str, Any]) -> JobRun:
     counts = row["counts"]
     return JobRun(
-        id=row["id"], job=row["job"], trigger=row["trigger"], queued_at=row["queued_at"],
+        id=row["id"], job=row["job"], trigger=row["trigger"], parent_id=row["parent_id"],
+        queued_at=row["queued_at"],
         started_at=row["started_at"], finished_at=row["finished_at"], status=row["status"],
         counts=json.loads(counts) if isinstance(counts, str) else dict(counts or {}),
         error=row["error"],
@@ -59,13 +61,18 @@ def _job_run(row: dict[str, Any]) -> JobRun:
 
 
 def queue_run(
-    con: duckdb.DuckDBPyConnection, job: str, trigger: str, at: datetime, pid: int
+    con: duckdb.DuckDBPyConnection,
+    job: str,
+    trigger: str,
+    at: datetime,
+    pid: int,
+    parent_id: int | None = None,
 ) -> JobRun:
     rows = fetch_dicts(
         con,
-        "INSERT INTO job_runs (job, trigger, queued_at, status, pid) VALUES (?, ?, ?, ?, ?)"
-        " RETURNING *",
-        [job, trigger, at, QUEUED, pid],
+        "INSERT INTO job_runs (job, trigger, parent_id, queued_at, status, pid)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        [job, trigger, parent_id, at, QUEUED, pid],
     )
     return _job_run(rows[0])
 
@@ -113,18 +120,20 @@ def list_runs(
     *,
     job: str | None = None,
     status: str | None = None,
+    parent_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[JobRun]:
-    """Runs newest first, optionally of one job or in one status."""
+    """Runs newest first, optionally of one job, in one status, or following one run."""
     rows = fetch_dicts(
         con,
         """
         SELECT * FROM job_runs
         WHERE ($job IS NULL OR job = $job) AND ($status IS NULL OR status = $status)
+          AND ($parent IS NULL OR parent_id = $parent)
         ORDER BY id DESC LIMIT $limit OFFSET $offset
         """,
-        {"job": job, "status": status, "limit": limit, "offset": offset},
+        {"job": job, "status": status, "parent": parent_id, "limit": limit, "offset": offset},
     )
     return [_job_run(row) for row in rows]
 

@@ -231,6 +231,8 @@ CREATE TABLE job_runs (
     job             VARCHAR NOT NULL,
     -- schedule | manual | after:<job>
     trigger         VARCHAR NOT NULL,
+    -- the run whose success started this one (a follow-up), else NULL
+    parent_id       BIGINT,
     queued_at       TIMESTAMP NOT NULL,
     started_at      TIMESTAMP,
     finished_at     TIMESTAMP,

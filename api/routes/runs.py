@@ -44,6 +44,7 @@ class JobRunOut(BaseModel):
     id: int
     job: str = Field(description="discovery | stars | readme | classify | release")
     trigger: str = Field(description="schedule | manual | after:<job> (a follow-up)")
+    parent_id: int | None = Field(None, description="The run a follow-up followed.")
     queued_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -75,10 +76,15 @@ def list_runs(
     fmt: FormatDep,
     job: Annotated[JobName | None, Query(description="Only runs of this job.")] = None,
     status: Annotated[StatusParam | None, Query(description="Only runs in this status.")] = None,
+    parent: Annotated[
+        int | None, Query(ge=1, description="Only the follow-ups of this run.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobRunPage | Response:
-    runs = jobs.list_runs(cursor, job=job, status=status, limit=limit, offset=offset)
+    runs = jobs.list_runs(
+        cursor, job=job, status=status, parent_id=parent, limit=limit, offset=offset
+    )
     if fmt == "csv":
         rows = ({**run.as_dict(), "counts": json.dumps(run.counts)} for run in runs)
         return csv_response(rows, jobs.COLUMNS, filename="runs.csv")

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.routes import counts, dashboard, meta, repos, runs
+from api.routes import counts, dashboard, meta, releases, repos, runs, trends
 from api.routes.runs import JobControl
 from dashboards.page import DashboardCache
 from stackatlas import __version__
@@ -67,6 +67,6 @@ def create_app(
     app.state.jobs = jobs
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, runs, dashboard):
+    for module in (meta, repos, counts, trends, releases, runs, dashboard):
         app.include_router(module.router)
     return app

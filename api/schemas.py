@@ -86,18 +86,6 @@ class RepoDetail(BaseModel):
     observations: list[Observation] = Field(description="Latest star observations, newest first.")
 
 
-class MonthlyCount(BaseModel):
-    month: str = Field(description="Creation month, YYYY-MM.")
-    layer: str
-    category: str
-    new_repos: int
-    cumulative_repos: int
-
-
-class MonthlyCounts(BaseModel):
-    items: list[MonthlyCount]
-
-
 class CategoryCount(BaseModel):
     category: str
     repos: int
@@ -157,3 +145,119 @@ def label_summary(row: dict[str, Any]) -> LabelSummary | None:
     if row.get("category") is None:
         return None
     return LabelSummary.model_validate(row)
+
+
+# --- analytics and releases: counts/monthly, trends, releases ------------------------------------
+
+RELEASE_FIELD = Field(
+    description="The release the figures come from (YYYY-MM-DD.N); null: live figures, as no "
+    "release is published yet."
+)
+DATA_DATE_FIELD = Field(description="Date of the newest data behind the figures (YYYY-MM-DD).")
+
+
+class SeriesPoint(BaseModel):
+    month: str = Field(description="YYYY-MM.")
+    layer: str
+    category: str | None = Field(description="Null when `by=layer`.")
+    subcategory: str | None = Field(
+        description="Null unless `by=subcategory` (`unspecified` for labels naming none)."
+    )
+    new_repos: int = Field(description="Repositories dated in this month.")
+    cumulative_repos: int | None = Field(
+        description="Repositories dated in this month or before; null when `cumulative=false`."
+    )
+
+
+class MonthlySeries(BaseModel):
+    release: str | None = RELEASE_FIELD
+    data_date: date | None = DATA_DATE_FIELD
+    by: str = Field(description="layer | category | subcategory")
+    basis: str = Field(
+        description="created: creation month; crossed: month the repository reached the star "
+        "threshold (`unknown_crossing` tells how many have no known crossing month)."
+    )
+    cumulative: bool
+    unknown_crossing: int = Field(
+        description="Counted repositories (under the filters) whose crossing month is unknown: "
+        "they are in the created basis but left out of the crossed one."
+    )
+    items: list[SeriesPoint] = Field(description="Oldest month first; no month after the data.")
+
+
+class GrowthRow(BaseModel):
+    layer: str
+    category: str | None = Field(description="Null when `by=layer`.")
+    repos: int
+    repos_with_history: int = Field(
+        description="Repositories with an observation N to 2N days before the data date."
+    )
+    stars_gained: int
+
+
+class Mover(BaseModel):
+    layer: str
+    category: str
+    rank: int = Field(description="1 = most stars gained in its category.")
+    repo_id: int
+    full_name: str
+    stars: int
+    stars_gained: int
+
+
+class ShareRow(BaseModel):
+    month: str = Field(description="YYYY-MM.")
+    layer: str
+    category: str | None = Field(description="Null when `by=layer`.")
+    new_repos: int
+    cumulative_repos: int
+    share: float | None = Field(description="Share of the month's cumulative total (sums to 1).")
+    share_of_new: float | None = Field(description="Share of the month's new repositories.")
+
+
+class LayerStars(BaseModel):
+    layer: str
+    repos: int
+    stars: int
+    share: float = Field(description="Share of all stars.")
+
+
+class LanguageShare(BaseModel):
+    layer: str
+    language: str = Field(description="GitHub's main language; `unknown` when none.")
+    repos: int
+    share: float = Field(description="Share of the layer's repositories.")
+
+
+class Trends(BaseModel):
+    release: str | None = RELEASE_FIELD
+    data_date: date | None = DATA_DATE_FIELD
+    window_days: int = Field(description="7, 30 or 90.")
+    by: str = Field(description="layer | category: the groups of `growth` and `shares`.")
+    basis: str = Field(description="The basis of `shares`: created | crossed.")
+    growth: list[GrowthRow]
+    movers: list[Mover] = Field(description="The top `limit` repositories of each category.")
+    shares: list[ShareRow]
+    stars: list[LayerStars]
+    languages: list[LanguageShare] = Field(description="The top languages of each layer.")
+
+
+class ReleaseSummary(BaseModel):
+    id: str = Field(description="YYYY-MM-DD.N: the Nth release published that day (UTC).")
+    published_at: datetime
+    data_date: date | None = DATA_DATE_FIELD
+    url: str
+    download_url: str = Field(description="A zip of one Parquet file per table.")
+
+
+class ReleaseList(BaseModel):
+    items: list[ReleaseSummary] = Field(description="Newest first.")
+
+
+class ReleaseDetail(ReleaseSummary):
+    tables: list[str] = Field(description="The frozen tables (each a Parquet file in the zip).")
+    citation: str = Field(description="How to cite figures of this release.")
+    methodology: dict[str, Any] = Field(
+        description="Queries, threshold, crawl dates, taxonomy and model versions, measured "
+        "accuracy and count error (`unknown` where not measured)."
+    )

@@ -316,6 +316,15 @@ def load_model(directory: Path | str) -> TrainedModel | None:
         return None
 
 
+def saved_metadata(directory: Path | str) -> dict[str, Any] | None:
+    """The metadata of the model saved in ``directory`` (without loading it), None if none."""
+    try:
+        folder = _resolve(Path(directory))
+    except ModelError:
+        return None
+    return dict(json.loads((folder / METADATA_FILE).read_text()))
+
+
 # --- training ---------------------------------------------------------------------------------
 
 

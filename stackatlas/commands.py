@@ -167,6 +167,48 @@ def counts(
         console.print(frame.filter(frame["month"] == frame["month"].max()))
 
 
+release_app = typer.Typer(help="Frozen, citable releases of the figures.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+
+@release_app.command("publish")
+def release_publish(db: DbOption = None) -> None:
+    """Refresh the analytics and publish them now as a new release (a run does this at its end)."""
+    from stackatlas.pipeline import release_step
+    from warehouse.db import connect
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        release = release_step(con, settings)
+    finally:
+        con.close()
+    console.print(f"published release [bold]{release.id}[/] (data date {release.data_date})")
+
+
+@release_app.command("list")
+def release_list(db: DbOption = None) -> None:
+    """The published releases, newest first."""
+    from rich.table import Table
+
+    from warehouse.db import connect
+    from warehouse.releases import list_releases
+
+    settings = settings_for(db)
+    con = connect(settings.db_path)
+    try:
+        releases = list_releases(con)
+    finally:
+        con.close()
+    table = Table("release", "published (UTC)", "data date", "repos", title=str(settings.db_path))
+    for release in releases:
+        table.add_row(
+            release.id, release.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            str(release.data_date or ""), str(release.methodology.get("repos", "")),
+        )  # fmt: skip
+    console.print(table if releases else "no release yet: `stackatlas release publish` makes one")
+
+
 @app.command()
 def serve(
     db: DbOption = None,

@@ -35,4 +35,5 @@ def print_summary(result: PipelineResult, *, database: str) -> None:
     console.print(category_table(result.summary))
     console.print(f"crawl: {result.crawl}")
     console.print(f"classification: {result.classify.summary_line()}")
+    console.print(f"release: {result.release.id} (data date {result.release.data_date})")
     console.print(f"database: {database}")

@@ -348,7 +348,7 @@ def test_monthly_counts_fill_months_and_accumulate(client: TestClient) -> None:
     assert by_month["2023-04"]["cumulative_repos"] == 0
     assert by_month["2023-05"] == {
         "month": "2023-05", "layer": "application", "category": "app-development",
-        "new_repos": 1, "cumulative_repos": 1,
+        "subcategory": None, "new_repos": 1, "cumulative_repos": 1,
     }  # fmt: skip
     assert items[-1]["cumulative_repos"] == 1
     months = [i["month"] for i in items]
@@ -380,7 +380,9 @@ def test_monthly_counts_as_csv(client: TestClient) -> None:
     response = client.get("/v1/counts/monthly?format=csv&category=models")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["month", "layer", "category", "new_repos", "cumulative_repos"]
+    assert list(rows[0]) == [
+        "month", "layer", "category", "subcategory", "new_repos", "cumulative_repos"
+    ]  # fmt: skip
     assert rows[-1]["cumulative_repos"] == "1"
     assert all(r["category"] == "models" for r in rows)
 

@@ -130,3 +130,15 @@ def test_crawl_against_a_dead_endpoint_is_one_line_and_keeps_the_database(tmp_pa
     assert "ghp_never_printed_42" not in result.stderr + result.stdout
     status = run_cli("db", "status", "--db", str(db), cwd=tmp_path)
     assert status.returncode == 0 and "crawl_runs" in status.stdout
+
+
+def test_release_publish_then_list(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    empty = runner.invoke(app, ["release", "list", "--db", str(db)])
+    assert empty.exit_code == 0, empty.output
+    assert "no release yet" in empty.output
+    published = runner.invoke(app, ["release", "publish", "--db", str(db)])
+    assert published.exit_code == 0, published.output
+    assert "published release" in published.output
+    listed = runner.invoke(app, ["release", "list", "--db", str(db)])
+    assert listed.exit_code == 0 and ".1" in listed.output

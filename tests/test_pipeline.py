@@ -14,7 +14,9 @@ from stackatlas.settings import Settings
 from standins.github import RateLimitConfig, ReplayServer
 from standins.github.snapshot import Snapshot
 from standins.sample import generate_sample
+from warehouse.analytics import monthly_series
 from warehouse.counts import monthly_counts
+from warehouse.releases import latest_release
 
 FAST_LIMITS = RateLimitConfig(search_limit=30, search_window=1.0, core_limit=5000, core_window=60.0)
 
@@ -58,6 +60,13 @@ def test_pipeline_stores_every_repository_with_one_label(
     counts = monthly_counts(con, include_other=True)
     last_month = counts.filter(counts["month"] == counts["month"].max())
     assert int(last_month["cumulative_repos"].sum()) == len(snapshot)
+
+    # the run ends with a frozen release of the figures, counting every repository
+    assert latest_release(con) == result.release
+    assert result.release.methodology["threshold"] == 500
+    released = monthly_series(con, include_other=True, release=result.release.id)
+    last = released.filter(released["month"] == released["month"].max())
+    assert int(last["cumulative_repos"].sum()) == len(snapshot)
 
 
 def test_rerun_appends_observations_and_labels_only_what_changed(

@@ -221,6 +221,73 @@ CREATE OR REPLACE VIEW monthly_counts_by_layer AS
 _COUNTS_TO_TODAY = _monthly_counts_view(
     "greatest(max(month), date_trunc('month', current_date)::DATE)")
 
+# Rebuilt by ``warehouse.analytics.refresh_analytics`` after each pipeline run. Unlike the
+# ``monthly_counts`` view (kept for its callers), these series stop at the data date.
+_ANALYTICS_TABLES = """
+CREATE TABLE analytics_meta (
+    refreshed_at     TIMESTAMP NOT NULL,
+    data_date        DATE,
+    threshold        INTEGER NOT NULL,
+    repos            BIGINT NOT NULL,
+    unknown_crossing BIGINT NOT NULL
+);
+-- basis: created | crossed; one row per month and subcategory, months without repos as zeros.
+CREATE TABLE analytics_monthly (
+    basis            VARCHAR NOT NULL,
+    month            DATE NOT NULL,
+    layer            VARCHAR NOT NULL,
+    category         VARCHAR NOT NULL,
+    subcategory      VARCHAR NOT NULL,
+    new_repos        BIGINT NOT NULL,
+    cumulative_repos BIGINT NOT NULL
+);
+CREATE TABLE analytics_unknown_crossing (
+    layer VARCHAR NOT NULL, category VARCHAR NOT NULL, subcategory VARCHAR NOT NULL,
+    repos BIGINT NOT NULL
+);
+CREATE TABLE analytics_stars (
+    layer VARCHAR NOT NULL, category VARCHAR NOT NULL, repos BIGINT NOT NULL, stars BIGINT NOT NULL
+);
+CREATE TABLE analytics_languages (
+    layer VARCHAR NOT NULL, category VARCHAR NOT NULL, language VARCHAR NOT NULL,
+    repos BIGINT NOT NULL
+);
+CREATE TABLE analytics_growth (
+    window_days        INTEGER NOT NULL,
+    layer              VARCHAR NOT NULL,
+    category           VARCHAR NOT NULL,
+    repos              BIGINT NOT NULL,
+    repos_with_history BIGINT NOT NULL,
+    stars_gained       BIGINT NOT NULL
+);
+CREATE TABLE analytics_movers (
+    window_days  INTEGER NOT NULL,
+    layer        VARCHAR NOT NULL,
+    category     VARCHAR NOT NULL,
+    rank         INTEGER NOT NULL,
+    repo_id      BIGINT NOT NULL,
+    full_name    VARCHAR NOT NULL,
+    stars        INTEGER NOT NULL,
+    stars_gained BIGINT NOT NULL
+);
+"""
+
+# Published releases. Their frozen tables, ``release_<name>`` (a ``release_id`` column plus the
+# columns of the live SQL), are created by ``warehouse.releases`` from its ``FROZEN`` registry on
+# the first publish that needs them; rows are only ever appended.
+_RELEASES_TABLE = """
+CREATE TABLE releases (
+    id           VARCHAR PRIMARY KEY,   -- YYYY-MM-DD.N
+    day          DATE NOT NULL,
+    seq          INTEGER NOT NULL,
+    published_at TIMESTAMP NOT NULL,    -- UTC
+    data_date    DATE,
+    methodology  JSON NOT NULL,
+    tables       VARCHAR[] NOT NULL,
+    UNIQUE (day, seq)
+);
+"""
+
 
 # One row per run of a scheduled or hand-triggered job (warehouse/jobs.py), so that the history
 # of the service survives restarts and a run left 'running' by a killed process can be marked.
@@ -261,6 +328,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The estimated AI share of the population the run's "is AI" decisions were made for.
         "ALTER TABLE classification_runs ADD COLUMN ai_prior DOUBLE;",
     ),
+    Migration(6, "analytics tables", _ANALYTICS_TABLES),
+    Migration(7, "releases", _RELEASES_TABLE),
     Migration(9, "job run history", _JOB_RUNS),
 )
 

@@ -1,74 +1,114 @@
-"""Counts: the cumulative monthly series and the per-layer/category summary."""
+"""Counts: the monthly series on two bases, and the per-layer/category summary."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BeforeValidator
 
-from api.deps import CursorDep, checked_category, checked_layer, taxonomy_layers
+from api.deps import CursorDep, taxonomy_layers
 from api.errors import InvalidParameterError
+from api.figures import (
+    MONTH_HELP,
+    FigureSourceDep,
+    Month,
+    checked_categories,
+    checked_layers,
+    month_rows,
+    release_headers,
+)
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
-from api.schemas import CategoryCount, LayerCount, MonthlyCount, MonthlyCounts, Summary
-from warehouse.counts import category_summary, monthly_counts
+from api.schemas import (
+    CategoryCount,
+    LayerCount,
+    MonthlySeries,
+    SeriesPoint,
+    Summary,
+)
+from warehouse.analytics import monthly_series, unknown_crossing
+from warehouse.counts import category_summary
 
 router = APIRouter(prefix="/v1", tags=["counts"])
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 NOT_AI = frozenset({"other", "unlabelled"})
 
 
-def parse_month(value: object) -> object:
-    """'YYYY-MM' → the first day of that month; anything else is left for pydantic to refuse."""
-    if not isinstance(value, str):
-        return value
-    match = _MONTH.match(value.strip())
-    if match is None or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError("expected a month as YYYY-MM, e.g. 2024-03")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
-Month = Annotated[date, BeforeValidator(parse_month)]
-
-
-def _month_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return frame.with_columns(pl.col("month").dt.strftime("%Y-%m")).to_dicts()
+def _range(
+    start: date | None, end: date | None, old_start: date | None, old_end: date | None
+) -> tuple[date | None, date | None]:
+    name = "to" if end is not None else "end"
+    start, end = start or old_start, end or old_end
+    if start is not None and end is not None and end < start:
+        raise InvalidParameterError(name, end.strftime("%Y-%m"), "`to` must not precede `from`")
+    return start, end
 
 
 @router.get(
     "/counts/monthly",
-    response_model=MonthlyCounts,
+    response_model=MonthlySeries,
     responses=CSV_RESPONSE,
-    summary="New and cumulative repositories per creation month",
+    summary="New and cumulative repositories per month, by creation or threshold crossing",
 )
 def get_monthly_counts(
     cursor: CursorDep,
     fmt: FormatDep,
-    layer: Annotated[str | None, Query(description="A layer of the taxonomy.")] = None,
-    category: Annotated[str | None, Query(description="A category of the taxonomy.")] = None,
-    start: Annotated[Month | None, Query(description="First month, YYYY-MM.")] = None,
-    end: Annotated[Month | None, Query(description="Last month, YYYY-MM.")] = None,
+    source: FigureSourceDep,
+    by: Annotated[
+        Literal["layer", "category", "subcategory"], Query(description="The groups counted.")
+    ] = "category",
+    basis: Annotated[
+        Literal["created", "crossed"],
+        Query(description="created: creation month; crossed: month the threshold was reached."),
+    ] = "created",
+    cumulative: Annotated[bool, Query(description="Also give the running total.")] = True,
+    start: Annotated[
+        Month | None, Query(alias="from", description=f"First month, {MONTH_HELP}")
+    ] = None,
+    end: Annotated[Month | None, Query(alias="to", description=f"Last month, {MONTH_HELP}")] = None,
+    old_start: Annotated[
+        Month | None, Query(alias="start", deprecated=True, description="Same as `from`.")
+    ] = None,
+    old_end: Annotated[
+        Month | None, Query(alias="end", deprecated=True, description="Same as `to`.")
+    ] = None,
+    layer: Annotated[
+        list[str] | None,
+        Query(description="Layers to keep: repeat the parameter or separate by commas."),
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        Query(description="Categories to keep: repeat the parameter or separate by commas."),
+    ] = None,
     include_other: Annotated[bool, Query(description="Count non-AI repositories too.")] = False,
-) -> MonthlyCounts | Response:
-    if start is not None and end is not None and end < start:
-        raise InvalidParameterError("end", end.strftime("%Y-%m"), "end must not precede start")
-    frame = monthly_counts(
-        cursor,
-        layer=checked_layer(layer),
-        category=checked_category(category),
-        start=start,
-        end=end,
-        include_other=include_other,
+) -> MonthlySeries | Response:
+    start, end = _range(start, end, old_start, old_end)
+    filters: dict[str, Any] = {
+        "layers": checked_layers(layer),
+        "categories": checked_categories(category),
+        "include_other": include_other,
+        "release": source.release,
+    }
+    frame = monthly_series(
+        cursor, by=by, basis=basis, cumulative=cumulative, start=start, end=end, **filters
     )
-    rows = _month_rows(frame)
+    unknown = unknown_crossing(cursor, **filters)
+    rows = month_rows(frame)
     if fmt == "csv":
-        return csv_response(rows, list(MonthlyCount.model_fields), filename="monthly_counts.csv")
-    return MonthlyCounts(items=[MonthlyCount.model_validate(row) for row in rows])
+        columns = [c for c in SeriesPoint.model_fields if cumulative or c != "cumulative_repos"]
+        headers = {**release_headers(source), "X-Stackatlas-Unknown-Crossing": str(unknown)}
+        return csv_response(rows, columns, filename="monthly_counts.csv", headers=headers)
+    return MonthlySeries(
+        release=source.release,
+        data_date=source.data_date,
+        by=by,
+        basis=basis,
+        cumulative=cumulative,
+        unknown_crossing=unknown,
+        items=[SeriesPoint.model_validate(row) for row in rows],
+    )
 
 
 def _layer_order(layer: str) -> tuple[int, str]:

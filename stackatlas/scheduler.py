@@ -136,11 +136,12 @@ def classify_step(
 def release_step(
     con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event
 ) -> dict[str, Any]:
-    """Aggregation and a release after classification."""
-    from warehouse.counts import category_summary
+    """Aggregation and a release after classification (``stackatlas.pipeline.release_step``:
+    the analytics refresh and the release each commit in one transaction)."""
+    from stackatlas import pipeline
 
-    summary = category_summary(con)
-    return {"categories": summary.height, "repositories": int(summary["repos"].sum() or 0)}
+    release = pipeline.release_step(con, settings)
+    return {"release": release.id, "data_date": release.data_date}
 
 
 STEPS: Mapping[str, Step] = {

@@ -141,6 +141,11 @@ def snapshot_of(db: Path) -> dict[str, Any]:
                 " GROUP BY run_id ORDER BY run_id").fetchall(),
             "crawl_runs": con.execute(
                 "SELECT id, status FROM crawl_runs ORDER BY id").fetchall(),
+            "releases": con.execute(
+                "SELECT id, data_date FROM releases ORDER BY id").fetchall(),
+            "released_labels": con.execute(
+                "SELECT release_id, count(*) FROM release_labels GROUP BY ALL ORDER BY 1"
+            ).fetchall() if _has_table(con, "release_labels") else [],
         }
     finally:
         con.close()
@@ -153,3 +158,9 @@ def job_history(db: Path) -> list[tuple[str, str, str | None]]:
     finally:
         con.close()
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()
+    return bool(rows[0][0])

@@ -118,7 +118,9 @@ def assert_like_baseline(db: Path, baseline: dict[str, Any]) -> None:
     got = snapshot_of(db)
     assert len(got["repositories"]) == REPOS
     assert len(got["labels"]) == REPOS  # one label each: none lost, none twice
-    for part in ("repositories", "labels", "observations", "crawl_runs"):
+    assert len(got["releases"]) == 1  # a release interrupted before its commit left nothing
+    for part in ("repositories", "labels", "observations", "crawl_runs", "releases",
+                 "released_labels"):
         assert got[part] == baseline[part], part
 
 
@@ -169,7 +171,8 @@ def test_kill_during_the_release_then_restart(
     trained: Path, replay: ReplayServer, baseline: dict[str, Any], tmp_path: Path
 ) -> None:
     env = child_env(trained, tmp_path, replay.url)
-    child = Child(["-c", PAUSE_CHILD, "stackatlas.scheduler", "STEPS.release",
+    # Killed inside the release's transaction, after its first table was frozen.
+    child = Child(["-c", PAUSE_CHILD, "warehouse.releases", "_freeze",
                    "run-now", "discovery"], env)
     child.wait_for("PAUSED")
     kill(child)

@@ -30,7 +30,6 @@ from tests.service_harness import (
     service_env,
     snapshot_of,
     stackatlas,
-    train_once,
 )
 from warehouse import jobs
 from warehouse.db import connect
@@ -67,8 +66,8 @@ PAUSE_CHILD = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_once(tmp_path_factory.mktemp("trained"))
+def trained(trained_data_dir: Path) -> Path:
+    return trained_data_dir
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """Opening the warehouse.
 
 DuckDB lets one process write a database file; other processes may not even read it while the
-writer holds it. stackatlas therefore keeps one writer at a time: the CLI commands open the file
-for the length of a command, and ``stackatlas serve`` (with the scheduler inside it) holds it while
-it runs. A second writer gets a ``DatabaseLockedError`` saying which process to stop.
+writer holds it. stackatlas therefore keeps one writer at a time: a CLI command opens the file for
+its own length, and ``stackatlas serve`` holds it while it runs, with the scheduled jobs and every
+API request inside it on cursors of their own (how they share it: ``stackatlas.scheduler``).
+A second process gets a ``DatabaseLockedError`` naming the holder; a file it may not write, a
+``DatabaseError`` saying so.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from stackatlas.errors import ConflictError, Interrupted, StackatlasError
-from stackatlas.scheduler import STOPPED, JobRunner, Service, UnknownJobError
+from stackatlas.scheduler import STOPPED, JobRunner, Service, UnknownJobError, now_utc
 from stackatlas.settings import Settings
 from warehouse import jobs
 
@@ -232,3 +232,35 @@ def test_a_scheduled_time_while_the_job_runs_is_skipped(
 def test_cron_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="not a cron expression"):
         Settings(discovery_cron="every day")
+
+
+def test_readme_revalidation_asks_with_etags_and_resumes_where_it_stopped(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    from collector.crawl import revalidate_readmes, run_crawl
+    from standins.github import RateLimitConfig, ReplayServer, Snapshot
+    from standins.sample import generate_sample
+
+    snapshot = Snapshot(generate_sample(n=30, seed=9))
+    limits = RateLimitConfig(search_limit=30, search_window=1.0, core_limit=5000, core_window=60)
+    with ReplayServer(snapshot, rate_limits=limits) as replay:
+        settings = Settings(data_dir=tmp_path, api_url=replay.url,
+                            github_token=SecretStr("t"), fetch_readme=True)
+        run_crawl(con, settings, all_500=True, progress=False, reset_margin=0.05)
+        fetched = replay.stats.requests["core"]
+        cutoff = now_utc()  # everything was checked before: all 30 are due
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(Interrupted):  # stops after the README in flight
+            revalidate_readmes(con, settings, checked_before=cutoff, stop=stop)
+        rest = revalidate_readmes(con, settings, checked_before=cutoff)
+        again = revalidate_readmes(con, settings, checked_before=cutoff)
+        stats = replay.stats
+    with_etag = con.execute(
+        "SELECT count(*) FROM repositories WHERE readme_etag IS NOT NULL").fetchall()[0][0]
+    assert fetched >= 30 and with_etag > 20
+    assert rest["checked"] == 29 and rest["changed"] == 0
+    assert stats.not_modified == with_etag  # every README with an ETag answered 304
+    assert again == {"checked": 0, "changed": 0, "requests": 0}

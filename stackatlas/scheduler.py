@@ -193,10 +193,14 @@ class JobRunner:
         self._idle = threading.Condition(self._state)
 
     def recover(self) -> list[int]:
-        """Mark runs a dead process left queued or running as failed; returns their ids."""
+        """Mark job runs (and crawl runs) a dead process left queued or running as failed;
+        returns the ids of the job runs."""
+        from warehouse import crawls
+
         cursor = self.con.cursor()
         try:
             interrupted = jobs.mark_interrupted(cursor, now_utc())
+            crawls.mark_interrupted(cursor, now_utc())
         finally:
             cursor.close()
         if interrupted:

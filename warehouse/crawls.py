@@ -70,6 +70,17 @@ def abandon_unfinished(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
     )
 
 
+def mark_interrupted(con: duckdb.DuckDBPyConnection, at: datetime) -> list[int]:
+    """Runs left 'running' by a process that died become failed; a resume continues them."""
+    rows = con.execute(
+        "UPDATE crawl_runs SET status = ?, finished_at = ?,"
+        " error = 'interrupted: the process stopped during the crawl' WHERE status = ?"
+        " RETURNING id",
+        [FAILED, at, RUNNING],
+    ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
 def mark_running(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     con.execute("UPDATE crawl_runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
 

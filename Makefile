@@ -38,6 +38,7 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/crawl.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python -m bench.analytics
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

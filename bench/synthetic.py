@@ -10,8 +10,9 @@ Everything is generated inside DuckDB with ``range()`` and ``hash()``, so a mill
 What it holds, so that every analytic has something to find:
 - creation dates from 2010 to November 2025, more of them recent (as on GitHub);
 - 12 crawl runs, the first of each month from December 2025 to November 2026, each observing
-  every repository; stars grow along the year, and about a third of the repositories start
-  below the 500-star threshold, so their crossing month is known from the observations;
+  every repository; stars grow along the year, and about one repository in eight starts below
+  the 500-star threshold, so its crossing month is known from the observations (a crawl of
+  500+ stars rarely sees a repository below the threshold);
 - a star-history milestone for one repository in ten (the rest that start above the threshold
   have an unknown crossing month);
 - one model label each, over every category of the taxonomy (one in ten is ``other``),
@@ -69,7 +70,7 @@ def _fill(con: duckdb.DuckDBPyConnection, n: int) -> None:
                TIMESTAMP '2010-01-01' + to_seconds(
                    (sqrt((hash(i, 1) % 1000000) / 1000000.0) * 501000000)::BIGINT
                ) AS created_at,
-               (100 + (hash(i, 2) % 1000) * (hash(i, 3) % 1000) // 250)::INTEGER AS start_stars,
+               (400 + (hash(i, 2) % 1000) * (hash(i, 3) % 1000) // 250)::INTEGER AS start_stars,
                (40 + hash(i, 4) % 400)::INTEGER AS monthly_gain,
                (hash(i, 5) % 10)::INTEGER AS slot,
                (hash(i, 6) % 1000000)::BIGINT AS pick,

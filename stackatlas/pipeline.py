@@ -96,8 +96,8 @@ def release_methodology(con: duckdb.DuckDBPyConnection, settings: Settings) -> d
         "unknown_crossing": unknown,
         "bases": _BASES,
         "growth": (
-            "stars now minus stars at the newest observation at least N days and at most 2N "
-            "days before the data date; none without such an observation"
+            "stars now minus stars in the newest crawl run that ended between 2N and N days "
+            "before the data date; none for a repository that run did not observe"
         ),
     }
 

@@ -197,3 +197,20 @@ def test_empty_warehouse_refreshes_to_nothing(con: duckdb.DuckDBPyConnection) ->
     assert data_date(con) is None
     assert monthly_series(con).height == 0
     assert unknown_crossing(con) == 0
+
+
+def test_a_current_labels_table_is_read_as_is(analytics: duckdb.DuckDBPyConnection) -> None:
+    """Where the labels in force are a table, the refresh reads it (same figures as the pick)."""
+    before = monthly_series(analytics, by="subcategory", include_other=True)
+    analytics.execute(
+        "CREATE TABLE labels_table AS SELECT * FROM current_labels; DROP VIEW current_labels; "
+        "ALTER TABLE labels_table RENAME TO current_labels"
+    )
+    refresh_analytics(analytics)
+    assert monthly_series(analytics, by="subcategory", include_other=True).equals(before)
+    analytics.execute(
+        "UPDATE current_labels SET layer = 'model', category = 'models' WHERE repo_id = 2"
+    )
+    refresh_analytics(analytics)
+    last = monthly_series(analytics).filter(pl.col("month") == date(2024, 5, 1))
+    assert dict(zip(last["category"], last["cumulative_repos"], strict=True))["models"] == 2

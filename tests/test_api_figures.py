@@ -6,6 +6,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -259,3 +260,27 @@ def test_release_download_is_a_zip_of_parquet(
 
 def test_no_release_yet_lists_none(client: TestClient) -> None:
     assert client.get("/v1/releases").json() == {"items": []}
+
+
+def test_concurrent_first_requests_all_answer(client: TestClient) -> None:
+    """The first figure requests of a never-refreshed warehouse refresh it once, not in a race."""
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda _: client.get("/v1/counts/monthly"), range(12)))
+    assert {response.status_code for response in responses} == {200}
+    assert len({response.content for response in responses}) == 1
+
+
+def test_concurrent_publishes_get_distinct_ids(con: duckdb.DuckDBPyConnection) -> None:
+    seed_analytics(con)
+    refresh_analytics(con)
+
+    def publish_on_cursor(_: int) -> str:
+        cursor = con.cursor()
+        try:
+            return publish_release(cursor, {}, now=DAY).id
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(publish_on_cursor, range(4)))
+    assert sorted(ids) == [f"2026-12-03.{n}" for n in range(1, 5)]

@@ -16,16 +16,17 @@ What counts: active repositories with a label and a creation date. Two bases dat
   *unknown* crossing month: it is left out of that basis and counted in ``unknown_crossing``.
 
 Series stop at the data date (the newest observation): no month after it is drawn. Growth over a
-window of N days is the repository's newest stars minus its stars at the newest observation at
-least N days older than the data date and at most 2N days older; without such an observation
-the repository has no growth figure for that window (``repos_with_history`` says how many do).
+window of N days is the repository's stars now minus its stars in the newest crawl run that
+ended between 2N and N days before the data date; a repository that run did not observe (or a
+window without such a run) has no growth figure (``repos_with_history`` says how many have one).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 import duckdb
@@ -47,6 +48,9 @@ UNSPECIFIED = "unspecified"  # the subcategory of a label that names none
 DEFAULT_THRESHOLD = 500
 
 _GROUPS = ("layer", "category", "subcategory")
+# One refresh at a time in this process (DuckDB has one writing process): two at once would
+# conflict on the same rows.
+_REFRESH_LOCK = threading.Lock()
 
 
 # The label in force (as ``current_labels``: method precedence, then recency, then id) packed
@@ -56,41 +60,62 @@ _LABEL_KEY = (
 )
 
 
-def _facts_sql(windows: tuple[int, ...]) -> str:
+# The labels in force. Where ``current_labels`` is a table kept current on every label write, it
+# is read as is; while it is a view (a window over every classification), the same choice is made
+# here with one arg_max per repository, which is several times cheaper.
+_PICKED_LABELS = f"""
+    SELECT pick.repo_id, c.layer, c.category, c.subcategory
+    FROM (
+        SELECT repo_id, arg_max(id, {_LABEL_KEY}) AS label_id FROM classifications GROUP BY repo_id
+    ) pick JOIN classifications c ON c.id = pick.label_id
+"""
+_TABLE_LABELS = "SELECT repo_id, layer, category, subcategory FROM current_labels"
+
+
+def _labels_sql(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'current_labels' AND NOT temporary"
+    ).fetchall()
+    return _TABLE_LABELS if rows[0][0] else _PICKED_LABELS
+
+
+def _facts_sql(baseline_runs: dict[int, int | None], labels_sql: str = _PICKED_LABELS) -> str:
     """One row per counted repository: label, months on both bases, stars and growth.
 
-    Only the crossing needs every observation; each growth baseline reads the observations of
-    its time range alone (DuckDB skips the other row groups by their min/max).
+    ``baseline_runs`` maps each growth window to the crawl run its baseline is read from (None:
+    no run in the window). The crossing month needs the observations of the *candidates* only:
+    repositories ever observed below the threshold, and those created no earlier than the month
+    of the first observation (for the others, the first observation above the threshold cannot
+    fall in their creation month).
     """
-    baselines = "\n".join(
-        f""", base_{w} AS (
-    SELECT repo_id, arg_max(stars, observed_at) AS stars FROM observations
-    WHERE observed_at BETWEEN $newest::TIMESTAMP - INTERVAL {2 * w} DAY
-                          AND $newest::TIMESTAMP - INTERVAL {w} DAY
-    GROUP BY repo_id
-)"""
-        for w in windows
+    gains = ", ".join(
+        f"(r.stars - base_{w}.stars)::BIGINT AS gained_{w}" if run is not None
+        else f"NULL::BIGINT AS gained_{w}"
+        for w, run in baseline_runs.items()
+    )  # fmt: skip
+    joins = "\n".join(
+        f"LEFT JOIN observations base_{w} ON base_{w}.repo_id = r.id AND base_{w}.run_id = {run}"
+        for w, run in baseline_runs.items()
+        if run is not None
     )
-    gains = ", ".join(f"(r.stars - base_{w}.stars)::BIGINT AS gained_{w}" for w in windows)
-    joins = "\n".join(f"LEFT JOIN base_{w} ON base_{w}.repo_id = r.id" for w in windows)
     return f"""
 CREATE OR REPLACE TEMP TABLE analytics_facts AS
-WITH pick AS (
-    SELECT repo_id, arg_max(id, {_LABEL_KEY}) AS label_id FROM classifications GROUP BY repo_id
-),
-label AS (
-    SELECT pick.repo_id, c.layer, c.category, c.subcategory
-    FROM pick JOIN classifications c ON c.id = pick.label_id
+WITH label AS ({labels_sql}),
+candidates AS (
+    SELECT DISTINCT repo_id FROM observations WHERE stars < $threshold
+    UNION
+    SELECT id FROM repositories
+    WHERE created_at >= date_trunc('month', (SELECT min(observed_at) FROM observations))
 ),
 crossing AS (
     SELECT repo_id, min(observed_at) FILTER (stars >= $threshold) AS first_above,
            min(observed_at) AS first_seen
-    FROM observations GROUP BY repo_id
+    FROM observations WHERE repo_id IN (SELECT repo_id FROM candidates) GROUP BY repo_id
 ),
 milestone AS (
     SELECT repo_id, crossed_on FROM star_milestones
     WHERE threshold = $threshold AND crossed_on IS NOT NULL
-){baselines}
+)
 SELECT r.id AS repo_id, coalesce(r.language, 'unknown') AS language,
        label.layer, label.category,
        coalesce(nullif(label.subcategory, ''), '{UNSPECIFIED}') AS subcategory,
@@ -113,18 +138,30 @@ WHERE r.status = 'active' AND r.created_at IS NOT NULL
 """
 
 
+def _baseline_runs(con: duckdb.DuckDBPyConnection, newest: datetime) -> dict[int, int | None]:
+    """Per window of N days, the newest crawl run whose last observation lies between 2N and N
+    days before ``newest``: growth is measured from it."""
+    rows = con.execute(
+        "SELECT run_id, max(observed_at) FROM observations WHERE observed_at >= ? GROUP BY run_id",
+        [newest - timedelta(days=2 * max(WINDOWS))],
+    ).fetchall()
+    chosen: dict[int, int | None] = {}
+    for window in WINDOWS:
+        lo, hi = newest - timedelta(days=2 * window), newest - timedelta(days=window)
+        inside = [(at, run) for run, at in rows if lo <= at <= hi]
+        chosen[window] = max(inside)[1] if inside else None
+    return chosen
+
+
 _MONTHLY_SQL = """
 INSERT INTO analytics_monthly
-WITH dated AS (
-    SELECT 'created' AS basis, created_month AS month, layer, category, subcategory
-    FROM analytics_facts
+WITH counted AS MATERIALIZED (
+    SELECT 'created' AS basis, created_month AS month, layer, category, subcategory,
+           count(*) AS new_repos
+    FROM analytics_facts WHERE created_month <= $last_month GROUP BY ALL
     UNION ALL
-    SELECT 'crossed', crossed_month, layer, category, subcategory
-    FROM analytics_facts WHERE crossed_month IS NOT NULL
-),
-counted AS (
-    SELECT basis, month, layer, category, subcategory, count(*) AS new_repos
-    FROM dated WHERE month <= $last_month GROUP BY ALL
+    SELECT 'crossed', crossed_month, layer, category, subcategory, count(*)
+    FROM analytics_facts WHERE crossed_month <= $last_month GROUP BY ALL
 ),
 calendar AS (
     SELECT basis, unnest(generate_series(min(month), $last_month, INTERVAL 1 MONTH))::DATE AS month
@@ -147,37 +184,46 @@ FROM grid
 
 
 def _growth_sql(windows: tuple[int, ...]) -> tuple[str, str]:
-    per_window = " UNION ALL ".join(
-        f"SELECT {w} AS window_days, repo_id, layer, category, stars, "
-        f"gained_{w} AS gained FROM analytics_facts"
+    """Growth per group and the top movers per category: one pass over the facts each, with
+    one aggregate per window (the windows are unpivoted afterwards, on small results)."""
+    sums = ", ".join(
+        f"count(gained_{w}) AS known_{w}, sum(gained_{w}) AS gained_{w}" for w in windows
+    )
+    unpivot = " UNION ALL ".join(
+        f"SELECT {w}, layer, category, repos, known_{w}, coalesce(gained_{w}, 0)::BIGINT "
+        "FROM per_group"
         for w in windows
     )
     growth = f"""
 INSERT INTO analytics_growth
-SELECT window_days, layer, category, count(*)::BIGINT AS repos,
-       count(gained)::BIGINT AS repos_with_history, coalesce(sum(gained), 0)::BIGINT AS stars_gained
-FROM ({per_window}) GROUP BY ALL
+WITH per_group AS (
+    SELECT layer, category, count(*)::BIGINT AS repos, {sums}
+    FROM analytics_facts GROUP BY layer, category
+)
+{unpivot}
 """
     # Top movers by one packed key (gain, then stars, then the lower id; ids below 2^40, as
     # GitHub's are): arg_max keeps a small heap per category instead of sorting every row.
+    tops = ",\n".join(
+        f"arg_max(repo_id, (gained_{w}::HUGEINT << 72) + (stars::HUGEINT << 40) "
+        f"+ ((1::HUGEINT << 40) - 1 - repo_id), {MOVERS_KEPT}) "
+        f"FILTER (WHERE gained_{w} IS NOT NULL) AS ids_{w}"
+        for w in windows
+    )
+    ranked = " UNION ALL ".join(
+        f"SELECT {w} AS window_days, unnest(ids_{w}) AS repo_id, "
+        f"generate_subscripts(ids_{w}, 1) AS rank FROM top"
+        for w in windows
+    )
+    gained = " ".join(f"WHEN {w} THEN f.gained_{w}" for w in windows)
     movers = f"""
 INSERT INTO analytics_movers
-WITH gains AS ({per_window}),
-top AS (
-    SELECT window_days, category, arg_max(
-        repo_id,
-        (gained::HUGEINT << 72) + (stars::HUGEINT << 40) + ((1::HUGEINT << 40) - 1 - repo_id),
-        {MOVERS_KEPT}
-    ) AS ids
-    FROM gains WHERE gained IS NOT NULL GROUP BY window_days, category
-),
-ranked AS (
-    SELECT window_days, unnest(ids) AS repo_id, generate_subscripts(ids, 1) AS rank FROM top
-)
-SELECT k.window_days, g.layer, g.category, k.rank::INTEGER, k.repo_id, r.full_name, g.stars,
-       g.gained
+WITH top AS (SELECT category, {tops} FROM analytics_facts GROUP BY category),
+ranked AS ({ranked})
+SELECT k.window_days, f.layer, f.category, k.rank::INTEGER, k.repo_id, r.full_name, f.stars,
+       CASE k.window_days {gained} END
 FROM ranked k
-JOIN gains g ON g.window_days = k.window_days AND g.repo_id = k.repo_id
+JOIN analytics_facts f ON f.repo_id = k.repo_id
 JOIN repositories r ON r.id = k.repo_id
 """
     return growth, movers
@@ -226,6 +272,11 @@ def refresh_analytics(
     con: duckdb.DuckDBPyConnection, *, threshold: int = DEFAULT_THRESHOLD
 ) -> None:
     """Rebuild every ``analytics_*`` table in one transaction: readers see old or new, not half."""
+    with _REFRESH_LOCK:
+        _refresh(con, threshold)
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, threshold: int) -> None:
     started = time.perf_counter()
     newest = _newest_observation(con)
     last_month = newest.date().replace(day=1) if newest is not None else None
@@ -234,7 +285,8 @@ def refresh_analytics(
     try:
         for table in ANALYTICS_TABLES:
             con.execute(f"DELETE FROM {table}")
-        con.execute(_facts_sql(WINDOWS), {"threshold": threshold, "newest": newest})
+        runs = _baseline_runs(con, newest) if newest is not None else dict.fromkeys(WINDOWS)
+        con.execute(_facts_sql(runs, _labels_sql(con)), {"threshold": threshold})
         con.execute(_MONTHLY_SQL, {"last_month": last_month})
         con.execute(growth_sql)
         con.execute(movers_sql)
@@ -254,8 +306,9 @@ def refresh_analytics(
 
 def ensure_analytics(con: duckdb.DuckDBPyConnection) -> None:
     """Refresh once if the analytics were never computed (a warehouse filled without a run)."""
-    if not con.execute("SELECT count(*) FROM analytics_meta").fetchall()[0][0]:
-        refresh_analytics(con)
+    with _REFRESH_LOCK:
+        if not con.execute("SELECT count(*) FROM analytics_meta").fetchall()[0][0]:
+            _refresh(con, DEFAULT_THRESHOLD)
 
 
 # --- readers -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import re
+import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -47,6 +48,7 @@ FROZEN: dict[str, str] = {
 }
 
 RELEASE_ID = re.compile(r"^\d{4}-\d{2}-\d{2}\.[1-9]\d*$")
+_PUBLISH_LOCK = threading.Lock()  # one publish at a time in this process: ids are counted
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,15 @@ def publish_release(
 ) -> Release:
     """Freeze every ``FROZEN`` table and the methodology under a new id, in one transaction."""
     published_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    with _PUBLISH_LOCK:
+        release_id = _publish(con, methodology, published_at)
+    log.info("published release %s", release_id)
+    return get_release(con, release_id)
+
+
+def _publish(
+    con: duckdb.DuckDBPyConnection, methodology: dict[str, Any], published_at: datetime
+) -> str:
     con.execute("BEGIN TRANSACTION")
     try:
         release_id, seq = _next_id(con, published_at.date())
@@ -159,8 +170,7 @@ def publish_release(
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    log.info("published release %s", release_id)
-    return get_release(con, release_id)
+    return release_id
 
 
 def crawl_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

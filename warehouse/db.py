@@ -57,15 +57,15 @@ def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
             f"database {target} is in use by {holder}",
             "stop that process (for example `stackatlas serve`) or use the API while it runs",
         )
-    if "permission denied" in text.lower() or "read-only" in text.lower():
-        return DatabaseError(
-            f"database {target} is not writable (a read-only file or folder)",
-            "give this user write access to the file and its folder, or choose another --db",
-        )
     if not Path(target).exists():
         return DatabaseError(
             f"database {target} does not exist",
             "run `stackatlas db migrate --db PATH` or `stackatlas crawl` to create it",
+        )
+    if "permission denied" in text.lower() or "read-only" in text.lower():
+        return DatabaseError(
+            f"database {target} is not writable (a read-only file or folder)",
+            "give this user write access to the file and its folder, or choose another --db",
         )
     return DatabaseError(f"cannot open database {target}: {text}", "check the file and its rights")
 

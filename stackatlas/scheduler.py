@@ -86,14 +86,16 @@ def now_utc() -> datetime:
 
 
 def _crawl(
-    con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event, *, readme: bool
+    con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event, *, details: bool
 ) -> dict[str, Any]:
+    """A crawl that resumes an interrupted one; ``details``: READMEs and star history too, as
+    the settings ask."""
     from collector.crawl import run_crawl
 
     result = run_crawl(
         con, settings, all_500=settings.crawl_all_500, resume=True, progress=False, stop=stop,
-        readme=readme and settings.fetch_readme, star_history=settings.star_history if readme
-        else False,
+        readme=details and settings.fetch_readme,
+        star_history=details and settings.star_history,
     )
     counts = {key: value for key, value in asdict(result).items()
               if isinstance(value, int | bool)}
@@ -104,14 +106,14 @@ def discovery_step(
     con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event
 ) -> dict[str, Any]:
     """The daily crawl: new repositories and READMEs of new or pushed ones."""
-    return _crawl(con, settings, stop, readme=True)
+    return _crawl(con, settings, stop, details=True)
 
 
 def stars_step(
     con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event
 ) -> dict[str, Any]:
     """The cheap pass: the same searches, no READMEs; every repository gets an observation."""
-    return _crawl(con, settings, stop, readme=False)
+    return _crawl(con, settings, stop, details=False)
 
 
 def readme_step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,8 @@ from api import metrics
 from api.errors import install_error_handlers
 from api.http import install_http_behaviour
 from api.openapi import install_truthful_openapi
-from api.routes import charts, counts, dashboard, meta, releases, repos, trends
+from api.routes import charts, counts, dashboard, meta, releases, repos, runs, trends
+from api.routes.runs import JobControl
 from dashboards.exports import RenderCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
@@ -31,26 +33,34 @@ Every GET also answers HEAD; whole answers carry a strong `ETag` (304 on `If-Non
 
 
 def create_app(
-    settings: Settings | None = None, *, connection: duckdb.DuckDBPyConnection | None = None
+    settings: Settings | None = None,
+    *,
+    connection: duckdb.DuckDBPyConnection | None = None,
+    jobs: JobControl | None = None,
 ) -> FastAPI:
     """The API over ``connection``, or over ``settings.db_path`` opened while the app runs.
 
-    A connection passed in stays open when the app stops: its owner closes it.
+    A connection passed in stays open when the app stops: its owner closes it. ``jobs`` (the
+    scheduler of `stackatlas serve`) is started with the app and shut down when it stops.
     """
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if connection is not None:
-            yield
-            return
-        log.info("opening the warehouse %s", settings.db_path)
-        app.state.connection = connect(settings.db_path)
+        owned = connection is None
+        if owned:
+            log.info("opening the warehouse %s", settings.db_path)
+            app.state.connection = connect(settings.db_path)
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
-            app.state.connection.close()
-            app.state.connection = None
+            if jobs is not None:
+                await asyncio.to_thread(jobs.shutdown)  # waits for a job to checkpoint
+            if owned:
+                app.state.connection.close()
+                app.state.connection = None
 
     app = FastAPIOffline(
         title="stackatlas",
@@ -60,11 +70,12 @@ def create_app(
     )
     app.state.settings = settings
     app.state.connection = connection
+    app.state.jobs = jobs
     app.state.chart_cache = RenderCache()
     install_error_handlers(app)
     install_http_behaviour(app, settings)
     app.add_middleware(metrics.MetricsMiddleware)
-    for module in (meta, metrics, repos, counts, trends, releases, charts, dashboard):
+    for module in (meta, metrics, repos, counts, trends, releases, runs, charts, dashboard):
         app.include_router(module.router)
     install_truthful_openapi(app)
     return app

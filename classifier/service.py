@@ -21,7 +21,7 @@ from classifier.labels import LabeledRepo, RepoText, load_seed_labels
 from classifier.llm import FLAG_FALLBACK
 from classifier.model import Prediction, TrainedModel, load_model, train_model
 from stackatlas.settings import Settings
-from warehouse.db import fetch_dicts
+from warehouse.db import fetch_dicts, transaction
 from warehouse.labels import LabelRecord, human_labels, insert_labels
 
 log = logging.getLogger(__name__)
@@ -198,10 +198,13 @@ def classify_repositories(
             result.llm_fallbacks = stats.fallbacks
     when = at or datetime.now()
     labels = [_label(row, p, when) for row, p in zip(rows, predictions, strict=True)]
-    result.labelled = insert_labels(con, labels)
     for label in labels:
         result.by_method[label.method] = result.by_method.get(label.method, 0) + 1
-    _record_run(con, result, at or datetime.now())
+    # The labels and the run that gave them commit together: a run killed before the commit
+    # leaves nothing behind, and the next run labels the same repositories.
+    with transaction(con):
+        result.labelled = insert_labels(con, labels)
+        _record_run(con, result, at or datetime.now())
     return result
 
 

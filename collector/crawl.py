@@ -8,9 +8,11 @@ lives in ``collector.github``, saving in ``warehouse.crawls``/``warehouse.repos`
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -30,7 +32,7 @@ from collector.discovery import (
 from collector.github import GitHubClient, SearchPage
 from collector.progress import LogProgress, make_progress
 from collector.ratelimit import RateLimiter
-from stackatlas.errors import DatabaseError, GitHubError, StackatlasError
+from stackatlas.errors import DatabaseError, GitHubError, Interrupted, StackatlasError
 from stackatlas.settings import Settings
 from warehouse import crawls
 from warehouse.db import database_error, first_line
@@ -98,32 +100,24 @@ def run_crawl(
     sleep: Callable[[float], None] | None = None,
     reset_margin: float = 1.0,
     backoff_base: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> CrawlResult:
     """Crawl into the warehouse and return what the run did.
 
     ``resume`` continues the newest unfinished run (same mode and queries) without refetching
-    its finished slices; with nothing to resume it starts a new run. ``transport``, ``clock``
-    and ``sleep`` are for tests.
+    its finished slices; with nothing to resume it starts a new run. ``stop`` (set by a signal
+    handler or a shutting-down server) ends the run at the next page or request: what is saved
+    stays, the run is marked failed and ``Interrupted`` is raised; the next resume continues it.
+    ``transport``, ``clock`` and ``sleep`` are for tests.
     """
-    display = make_progress(progress)
-    limiter = RateLimiter(
-        clock=clock or time.time,
-        sleep=sleep or display.sleep,
-        max_wait=settings.max_wait,
-        reset_margin=reset_margin,
-    )
-    limiter.listeners.append(display.waiting)
-    client = GitHubClient(
-        api_url or settings.api_url,
-        settings.github_token_value(),
-        timeout=settings.http_timeout,
-        max_retries=settings.max_retries,
-        limiter=limiter,
-        transport=transport,
-        backoff_base=backoff_base,
+    stop = stop or threading.Event()
+    display = make_progress(progress, stop)
+    client = _client(
+        settings, api_url or settings.api_url, display, stop, transport=transport, clock=clock,
+        sleep=sleep, reset_margin=reset_margin, backoff_base=backoff_base,
     )
     with client, display:
-        crawler = Crawler(con, client, settings, display)
+        crawler = Crawler(con, client, settings, display, stop)
         return crawler.run(
             api_url=api_url or settings.api_url,
             all_500=all_500,
@@ -146,6 +140,76 @@ def partial_note(incomplete: list[str]) -> str:
 
 def _label(row: crawls.SliceRow) -> str:
     return Slice.of(row).label
+def revalidate_readmes(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    checked_before: datetime,
+    stop: threading.Event | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, int]:
+    """Ask again for every active repository's README last checked before ``checked_before``,
+    with its ETag (an unchanged README answers 304 and costs nothing). Resumable: a killed pass
+    leaves the repositories it checked with a newer check time."""
+    stop = stop or threading.Event()
+    display = make_progress(False, stop)
+    client = _client(settings, settings.api_url, display, stop, transport=transport)
+    todo = crawls.readmes_checked_before(con, checked_before)
+    log.info("README revalidation: %d to check", len(todo))
+    with client, display:
+        changed = details.revalidate_readmes(client, con, todo, lambda: _check(stop))
+    return {"checked": len(todo), "changed": changed,
+            "requests": sum(client.stats.requests.values())}
+
+
+def _client(
+    settings: Settings,
+    api_url: str,
+    display: LogProgress,
+    stop: threading.Event,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    reset_margin: float = 1.0,
+    backoff_base: float = 1.0,
+) -> GitHubClient:
+    """A GitHub client whose waits show on ``display`` and end once ``stop`` is set."""
+    limiter = RateLimiter(
+        clock=clock or time.time,
+        sleep=_stoppable(sleep or display.sleep, stop),
+        max_wait=settings.max_wait,
+        reset_margin=reset_margin,
+    )
+    limiter.listeners.append(display.waiting)
+    return GitHubClient(
+        api_url,
+        settings.github_token_value(),
+        timeout=settings.http_timeout,
+        max_retries=settings.max_retries,
+        limiter=limiter,
+        transport=transport,
+        backoff_base=backoff_base,
+    )
+
+
+def _check(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise Interrupted(
+            "the crawl was asked to stop", "the next crawl (or `crawl --resume`) continues it"
+        )
+
+
+def _stoppable(sleep: Callable[[float], None], stop: threading.Event) -> Callable[[float], None]:
+    """``sleep``, then ``Interrupted`` if ``stop`` was set meanwhile (the display's own sleep
+    returns as soon as it is: a rate-limit wait of an hour must not hold a shutdown)."""
+
+    def wait(seconds: float) -> None:
+        _check(stop)
+        sleep(seconds)
+        _check(stop)
+
+    return wait
 
 
 class Crawler:
@@ -155,11 +219,13 @@ class Crawler:
         client: GitHubClient,
         settings: Settings,
         display: LogProgress,
+        stop: threading.Event | None = None,
     ) -> None:
         self.con = con
         self.client = client
         self.settings = settings
         self.display = display
+        self.stop = stop or threading.Event()
         self.wasted = 0
         self._requests_saved = 0
 
@@ -306,6 +372,7 @@ class Crawler:
             self._sweep(run, unfinished[0], leaves)
 
     def _search(self, piece: Slice, page: int) -> SearchPage:
+        _check(self.stop)
         self.display.rate(self.client.limiter.remaining())
         return self.client.search_repositories(piece.search_query, page)
 
@@ -380,6 +447,7 @@ class Crawler:
     # ------------------------------------------------------------------ details
 
     def _tick(self) -> None:
+        _check(self.stop)
         self.display.advance()
         self.display.rate(self.client.limiter.remaining())
 

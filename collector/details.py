@@ -114,8 +114,22 @@ def fetch_readmes(
     tick: Tick | None = None,
 ) -> int:
     """README excerpts of repositories new or pushed since their last check; returns changes."""
+    return revalidate_readmes(client, con, crawls.readme_candidates(con, run.id), tick)
+
+
+def revalidate_readmes(
+    client: GitHubClient,
+    con: duckdb.DuckDBPyConnection,
+    candidates: Iterable[tuple[int, str, str | None]],
+    tick: Tick | None = None,
+) -> int:
+    """Ask for each (id, full_name, etag) README with its ETag (a 304 is free); returns changes.
+
+    Each answer is saved with its check time in one transaction, so a killed pass resumes with
+    the repositories not yet checked.
+    """
     changed = 0
-    for repo_id, full_name, etag in crawls.readme_candidates(con, run.id):
+    for repo_id, full_name, etag in candidates:
         answer = client.get_readme(full_name, etag)
         with crawls.transaction(con):
             if answer.changed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Mapping
 
@@ -22,6 +23,8 @@ class LogProgress:
 
     def __init__(self, sleep_function: object = time.sleep) -> None:
         self._sleep = sleep_function
+        # Set when the crawl must stop: a wait in progress ends at once (see ``sleep``).
+        self.stop = threading.Event()
         self.repos = 0
         self.pages = 0
         self.slices = 0
@@ -58,7 +61,10 @@ class LogProgress:
         return None
 
     def sleep(self, seconds: float) -> None:
-        self._sleep(seconds)  # type: ignore[operator]
+        if self._sleep is time.sleep:
+            self.stop.wait(seconds)
+        else:
+            self._sleep(seconds)  # type: ignore[operator]
 
 
 class RichProgress(LogProgress):
@@ -121,15 +127,17 @@ class RichProgress(LogProgress):
 
     def sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
+        while (left := end - time.monotonic()) > 0 and not self.stop.is_set():
             if seconds >= 1:
                 self._show_limits(f"waiting {left:4.0f} s ({getattr(self, '_reason', '')})")
             time.sleep(min(left, 0.5))
         self._show_limits("")
 
 
-def make_progress(enabled: bool) -> LogProgress:
-    """A rich display when asked for and on a terminal; log lines otherwise."""
-    if enabled and sys.stderr.isatty():
-        return RichProgress()
-    return LogProgress()
+def make_progress(enabled: bool, stop: threading.Event | None = None) -> LogProgress:
+    """A rich display when asked for and on a terminal; log lines otherwise. Its waits end
+    early once ``stop`` is set."""
+    display = RichProgress() if enabled and sys.stderr.isatty() else LogProgress()
+    if stop is not None:
+        display.stop = stop
+    return display

@@ -7,7 +7,7 @@ lives in the stage packages so that the scheduler and the API call the same code
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -214,11 +214,78 @@ def serve(
     db: DbOption = None,
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    scheduler: Annotated[
+        bool | None,
+        typer.Option("--scheduler/--no-scheduler",
+                     help="Run the scheduled jobs in this process (default: STACKATLAS_SCHEDULE)."),
+    ] = None,
 ) -> None:
-    """Serve the REST API and the dashboard (default http://127.0.0.1:8000)."""
-    from api.server import serve as serve_api
+    """Serve the REST API and the dashboard (default http://127.0.0.1:8000), with the scheduler:
+    crawls, classification and releases on the timetable of the settings."""
+    from stackatlas.scheduler import run_service
 
-    serve_api(settings_for(db, host=host, port=port))
+    run_service(settings_for(db, host=host, port=port), schedule=scheduler)
+
+
+@app.command("run-now")
+def run_now(
+    job: Annotated[
+        str, typer.Argument(help="discovery | stars | readme | classify | release.")
+    ] = "discovery",
+    db: DbOption = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="With a server: wait for the run to end.")
+    ] = False,
+) -> None:
+    """Run a job and its follow-ups now: through the running server (POST /v1/runs) when one
+    answers at the settings' host and port, else in this process."""
+    from stackatlas import remote
+    from stackatlas.scheduler import check_job
+
+    settings = settings_for(db)
+    check_job(job)
+    url = remote.running_server(settings)
+    if url is None:
+        _run_in_process(settings, job)
+        return
+    run = remote.trigger(url, settings, job)
+    console.print(f"run {run['id']} ({job}) queued on {url}: GET {url}/v1/runs/{run['id']}",
+                  markup=False, highlight=False)
+    if wait:
+        chain = remote.wait_for_chain(url, run["id"])
+        _print_runs(chain)
+        if any(r["status"] != "succeeded" for r in chain):
+            raise typer.Exit(1)
+
+
+def _run_in_process(settings: Settings, job: str) -> None:
+    from stackatlas.scheduler import JobRunner
+    from stackatlas.signals import EXIT_CODES, stop_on_signals
+    from warehouse.db import connect
+
+    con = connect(settings.db_path)
+    try:
+        runner = JobRunner(con, settings)
+        runner.recover()
+        with stop_on_signals() as stop:
+            runner.stop = stop.event
+            runs = runner.run_now(job)
+    finally:
+        con.close()
+    _print_runs([run.as_dict() for run in runs])
+    if stop.signum is not None:
+        raise typer.Exit(EXIT_CODES[stop.signum])
+    if any(run.status != "succeeded" for run in runs):
+        raise typer.Exit(1)
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
+    for run in runs:
+        outcome = run["error"] or ", ".join(
+            f"{key} {value}" for key, value in (run["counts"] or {}).items()
+        )
+        console.print(f"run {run['id']} {run['job']}: {run['status']} — {outcome}",
+                      markup=False, highlight=False)
 
 
 @app.command()
@@ -291,9 +358,9 @@ def run_live(settings: Settings, *, serve_after: bool) -> None:
         con.close()
     print_summary(result, database=str(settings.db_path))
     if serve_after:
-        from api.server import serve
+        from stackatlas.scheduler import run_service
 
-        serve(settings)
+        run_service(settings)
 
 
 @app.command()

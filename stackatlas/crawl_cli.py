@@ -1,6 +1,7 @@
 """`stackatlas crawl`: the collector's command (registered by stackatlas.commands).
 
 Errors propagate to `stackatlas.main.main`, which prints them as one line and exits non-zero.
+SIGTERM and Ctrl-C stop the crawl after the page in flight (see ``stackatlas.signals``).
 """
 
 from __future__ import annotations
@@ -39,15 +40,17 @@ def crawl(
 ) -> None:
     """Crawl GitHub's search API into the warehouse."""
     from collector.crawl import run_crawl
+    from stackatlas.signals import stop_on_signals
     from warehouse.db import connect
 
     settings = get_settings()
     con = connect(db or settings.db_path)
     try:
-        result = run_crawl(
-            con, settings, api_url=api_url, all_500=all_500, queries_file=queries,
-            resume=resume, readme=readme, progress=progress,
-        )
+        with stop_on_signals() as stop:
+            result = run_crawl(
+                con, settings, api_url=api_url, all_500=all_500, queries_file=queries,
+                resume=resume, readme=readme, progress=progress, stop=stop.event,
+            )
     finally:
         con.close()
     console.print(str(result), markup=False, highlight=False)

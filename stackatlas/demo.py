@@ -102,10 +102,11 @@ def run_demo(
 
 
 def _serve(settings: Settings) -> None:
-    from api.server import serve
+    from stackatlas.scheduler import run_service
 
     base = f"http://{settings.host}:{settings.port}"
     console.print(
         f"dashboard: {base}/   API: {base}/v1/repos   docs: {base}/docs   (Ctrl-C stops)"
     )
-    serve(settings)
+    # The scheduled jobs crawl the replay the way the demo did: every repository above 500.
+    run_service(settings.model_copy(update={"crawl_all_500": True}))

@@ -55,6 +55,22 @@ class SnapshotError(StackatlasError):
     exit_code = 2
 
 
+class ConflictError(StackatlasError):
+    """The request clashes with work in progress (for example a job that is already running)."""
+
+    http_status = 409
+
+
+class Interrupted(StackatlasError):
+    """A signal or a shutdown asked a run to stop; it saved its progress before stopping.
+
+    The exit code is set by whoever caught the signal: 0 for SIGTERM (a requested, clean stop),
+    130 for Ctrl-C.
+    """
+
+    http_status = 503
+
+
 class GitHubError(StackatlasError):
     """GitHub (or the replay server) answered with an error we cannot retry past."""
 

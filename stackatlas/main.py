@@ -9,7 +9,7 @@ from rich.console import Console
 
 from stackatlas import commands  # registers the commands on the app
 from stackatlas.cli import app
-from stackatlas.errors import StackatlasError
+from stackatlas.errors import DatabaseLockedError, StackatlasError
 from warehouse.db import database_error
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,25 @@ def main() -> None:
 
 def _fail(exc: StackatlasError) -> None:
     log.debug("command failed", exc_info=True)
+    if isinstance(exc, DatabaseLockedError):
+        exc = _name_the_server(exc)
+    prefix = "error: " if exc.exit_code else ""
     Console(stderr=True, soft_wrap=True).print(
-        f"error: {exc.one_line()}", markup=False, highlight=False
+        f"{prefix}{exc.one_line()}", markup=False, highlight=False
     )
     raise SystemExit(exc.exit_code) from None
+
+
+def _name_the_server(exc: DatabaseLockedError) -> DatabaseLockedError:
+    """When the process holding the database is our server, say so and how to reach it."""
+    from stackatlas.remote import running_server
+    from stackatlas.settings import get_settings
+
+    url = running_server(get_settings())
+    if url is None:
+        return exc
+    return DatabaseLockedError(
+        f"{exc.message}: the stackatlas server at {url}",
+        "while it runs, go through it: `stackatlas run-now JOB` or the API "
+        f"({url}/docs); or stop it first",
+    )

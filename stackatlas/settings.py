@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -103,6 +104,33 @@ class Settings(BaseSettings):
     cache_max_age: int = Field(
         60, ge=0, description="Seconds clients may reuse a live (not release-pinned) answer."
     )
+
+    # Schedule (`stackatlas serve`; cron expressions: minute hour day month weekday, in UTC)
+    schedule: bool = Field(True, description="Run the scheduler inside `stackatlas serve`.")
+    crawl_all_500: bool = Field(
+        False, description="Scheduled crawls enumerate every repository above the threshold."
+    )
+    discovery_cron: str = Field("0 3 * * *", description="When the discovery crawl runs.")
+    stars_cron: str = Field("0 */6 * * *", description="When the star refresh runs.")
+    readme_cron: str = Field("0 4 * * 0", description="When READMEs are revalidated.")
+    readme_max_age_days: float = Field(
+        6.0, gt=0, description="README revalidation asks again for READMEs checked longer ago."
+    )
+    misfire_grace: int = Field(
+        3600, ge=1, description="Seconds a missed scheduled run may still start late."
+    )
+    stop_timeout: float = Field(
+        8.0, gt=0, description="Seconds a stopping server waits for a job to checkpoint."
+    )
+
+    @field_validator("discovery_cron", "stars_cron", "readme_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression ({exc}); e.g. '0 3 * * *'") from exc
+        return value
 
     @property
     def db_path(self) -> Path:

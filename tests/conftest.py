@@ -57,3 +57,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the project")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def trained_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the classifier trained once per session (copy its ``models``)."""
+    from tests.service_harness import train_once
+
+    return train_once(tmp_path_factory.mktemp("trained"))

@@ -10,7 +10,7 @@ from tests.conftest import PROJECT_ROOT
 
 def documented_names() -> set[str]:
     text = (PROJECT_ROOT / ".env.example").read_text()
-    return set(re.findall(r"^([A-Z_]+)=", text, flags=re.MULTILINE))
+    return set(re.findall(r"^([A-Z0-9_]+)=", text, flags=re.MULTILINE))
 
 
 def setting_env_names() -> set[str]:

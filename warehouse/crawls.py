@@ -6,15 +6,14 @@ so after a SIGKILL the database holds either the whole page and its progress, or
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import duckdb
 
-from warehouse.db import fetch_dicts
+from warehouse.db import fetch_dicts, transaction
 from warehouse.repos import RepoRecord, record_observations, upsert_repositories
 
 RUNNING = "running"
@@ -35,17 +34,6 @@ class CrawlRun:
     api_url: str
     query_set: str | None
     requests: int
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _run(row: dict[str, Any]) -> CrawlRun:
@@ -84,6 +72,17 @@ def abandon_unfinished(con: duckdb.DuckDBPyConnection, at: datetime) -> None:
         " WHERE status = ?",
         [FAILED, at, RUNNING],
     )
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection, at: datetime) -> list[int]:
+    """Runs left 'running' by a process that died become failed; a resume continues them."""
+    rows = con.execute(
+        "UPDATE crawl_runs SET status = ?, finished_at = ?,"
+        " error = 'interrupted: the process stopped during the crawl' WHERE status = ?"
+        " RETURNING id",
+        [FAILED, at, RUNNING],
+    ).fetchall()
+    return sorted(row[0] for row in rows)
 
 
 def mark_running(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
@@ -267,6 +266,22 @@ def readme_candidates(
         ORDER BY r.id
         """,
         [run_id],
+    ).fetchall()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def readmes_checked_before(
+    con: duckdb.DuckDBPyConnection, before: datetime
+) -> list[tuple[int, str, str | None]]:
+    """(id, full_name, etag) of active repositories whose README was last checked before
+    ``before`` (or never): the weekly revalidation's work list."""
+    rows = con.execute(
+        """
+        SELECT id, full_name, readme_etag FROM repositories
+        WHERE status = 'active' AND (readme_checked_at IS NULL OR readme_checked_at < ?)
+        ORDER BY id
+        """,
+        [before],
     ).fetchall()
     return [(row[0], row[1], row[2]) for row in rows]
 

@@ -1,15 +1,19 @@
 """Opening the warehouse.
 
 DuckDB lets one process write a database file; other processes may not even read it while the
-writer holds it. stackatlas therefore keeps one writer at a time: the CLI commands open the file
-for the length of a command, and ``stackatlas serve`` (with the scheduler inside it) holds it while
-it runs. A second writer gets a ``DatabaseLockedError`` saying which process to stop.
+writer holds it. stackatlas therefore keeps one writer at a time: a CLI command opens the file for
+its own length, and ``stackatlas serve`` holds it while it runs, with the scheduled jobs and every
+API request inside it on cursors of their own (how they share it: ``stackatlas.scheduler``).
+A second process gets a ``DatabaseLockedError`` naming the holder; a file it may not write, a
+``DatabaseError`` saying so.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -89,11 +93,28 @@ def _open_error(target: str, exc: duckdb.Error) -> DatabaseError:
             f"database {target} does not exist",
             "run `stackatlas db migrate --db PATH` or `stackatlas crawl` to create it",
         )
+    if "permission denied" in text.lower() or "read-only" in text.lower():
+        return DatabaseError(
+            f"database {target} is not writable (a read-only file or folder)",
+            "give this user write access to the file and its folder, or choose another --db",
+        )
     if any(marker in text.lower() for marker in _DISK_FULL + _DAMAGED):
         return database_error(exc, target)
     return DatabaseError(
         f"cannot open database {target}: {first_line(exc)}", "check the file and its rights"
     )
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One explicit transaction: committed at the end of the block, rolled back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def fetch_dicts(

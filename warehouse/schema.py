@@ -289,6 +289,29 @@ CREATE TABLE releases (
 """
 
 
+# One row per run of a scheduled or hand-triggered job (warehouse/jobs.py), so that the history
+# of the service survives restarts and a run left 'running' by a killed process can be marked.
+_JOB_RUNS = """
+CREATE SEQUENCE IF NOT EXISTS job_run_id_seq START 1;
+CREATE TABLE job_runs (
+    id              BIGINT PRIMARY KEY DEFAULT nextval('job_run_id_seq'),
+    job             VARCHAR NOT NULL,
+    -- schedule | manual | after:<job>
+    trigger         VARCHAR NOT NULL,
+    -- the run whose success started this one (a follow-up), else NULL
+    parent_id       BIGINT,
+    queued_at       TIMESTAMP NOT NULL,
+    started_at      TIMESTAMP,
+    finished_at     TIMESTAMP,
+    -- queued | running | succeeded | failed
+    status          VARCHAR NOT NULL,
+    counts          JSON,
+    error           VARCHAR,
+    pid             INTEGER
+);
+"""
+
+
 # The label in force, materialised: ranking every classification per request made a filtered,
 # sorted repository page cost a window over the whole history. ``warehouse.labels`` keeps this
 # table current on every label write (``refresh_current_labels`` rebuilds it).
@@ -339,6 +362,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "analytics tables", _ANALYTICS_TABLES),
     Migration(7, "releases", _RELEASES_TABLE),
+    Migration(9, "job run history", _JOB_RUNS),
     Migration(11, "current labels as a table kept on label writes", _CURRENT_LABELS_TABLE),
 )
 

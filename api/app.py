@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
-from api.routes import counts, dashboard, meta, repos
+from api.routes import counts, dashboard, estimates, meta, repos, review
 from dashboards.page import DashboardCache
 from stackatlas import __version__
 from stackatlas.settings import Settings, get_settings
@@ -56,6 +56,6 @@ def create_app(
     app.state.connection = connection
     app.state.dashboard_cache = DashboardCache()
     install_error_handlers(app)
-    for module in (meta, repos, counts, dashboard):
+    for module in (meta, repos, counts, estimates, review, dashboard):
         app.include_router(module.router)
     return app

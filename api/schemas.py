@@ -95,7 +95,10 @@ class MonthlyCount(BaseModel):
 
 
 class MonthlyCounts(BaseModel):
-    items: list[MonthlyCount]
+    items: list[MonthlyCount] = Field(description="Labelled counts: what the labels say.")
+    human_confirmed: int | None = Field(None, description="Labels a person gave or confirmed.")
+    estimated: EstimatedCounts | None = Field(
+        None, description="With `estimate=true`: estimated true counts, method and interval.")
 
 
 class CategoryCount(BaseModel):
@@ -111,6 +114,7 @@ class LayerCount(BaseModel):
 
 class Summary(BaseModel):
     total: int = Field(description="Active repositories.")
+    human_confirmed: int | None = Field(None, description="Labels a person gave or confirmed.")
     ai_total: int = Field(description="Active repositories labelled as AI (not other/unlabelled).")
     layers: list[LayerCount]
 
@@ -157,3 +161,60 @@ def label_summary(row: dict[str, Any]) -> LabelSummary | None:
     if row.get("category") is None:
         return None
     return LabelSummary.model_validate(row)
+
+
+# --- estimated counts and the review queue (classifier/quantify.py, classifier/estimation.py) ---
+
+
+class EstimatedMonth(BaseModel):
+    month: str = Field(description="Creation month, YYYY-MM.")
+    layer: str
+    category: str
+    estimate: float = Field(description="Estimated true count (cumulative unless asked not to).")
+    lo: float = Field(description="Lower end of the interval.")
+    hi: float = Field(description="Upper end of the interval.")
+
+
+class EstimatedCounts(BaseModel):
+    """Estimates of the true counts: the labelled counts corrected for the classifier's measured
+    confusion, with an interval. Not the labelled counts."""
+
+    method: str = Field(description="Quantification method, e.g. `acc` (adjusted count).")
+    model_version: str
+    computed_at: datetime
+    interval_level: float = Field(description="Coverage of [lo, hi], e.g. 0.9.")
+    cumulative: bool
+    human_confirmed: int = Field(description="Human-confirmed labels the estimate counts as sure.")
+    items: list[EstimatedMonth]
+
+
+class ReviewAlternative(BaseModel):
+    category: str
+    probability: float
+
+
+class ReviewItem(BaseModel):
+    rank: int = Field(description="1 = the confirmation expected to help the counts most.")
+    full_name: str
+    description: str | None = None
+    language: str | None = None
+    stars: int | None = None
+    created_at: datetime | None = None
+    label: LabelSummary | None = Field(None, description="Current machine label.")
+    rationale: str | None = None
+    alternatives: list[ReviewAlternative] = Field(
+        description="Categories by probability (adjusted to the estimated shares), likeliest first."
+    )
+    review_score: float = Field(
+        description="Expected change of the relative count error a confirmation brings."
+    )
+    answer: str = Field(description="Where to send the answer (PUT, needs X-API-Key).")
+
+
+class ReviewQueue(BaseModel):
+    total: int = Field(description="Repositories without a human label, over all pages.")
+    human_confirmed: int
+    model_version: str | None = None
+    limit: int
+    offset: int
+    items: list[ReviewItem]

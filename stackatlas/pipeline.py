@@ -1,4 +1,4 @@
-"""The whole job, crawl → classify → count, as one function the CLI, demo and scheduler share."""
+"""The whole job, crawl → classify → estimate → count, as one function for CLI, demo, scheduler."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from classifier.service import ClassifyResult, classify_repositories
+from classifier.service import ClassifyResult, classify_repositories, refresh_estimates
 from collector.crawl import CrawlResult, run_crawl
 from stackatlas.settings import Settings
 from warehouse.counts import category_summary
@@ -38,4 +38,5 @@ def run_pipeline(
     log.info("crawl finished: %s", crawl_result)
     classify_result = classify_repositories(con, settings, use_llm=use_llm)
     log.info("classification finished: %s", classify_result.summary_line())
+    refresh_estimates(con, settings)
     return PipelineResult(crawl_result, classify_result, category_summary(con))

@@ -14,8 +14,10 @@ from pydantic import BeforeValidator
 from api.deps import CursorDep, checked_category, checked_layer, taxonomy_layers
 from api.errors import InvalidParameterError
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
+from api.routes.estimates import ESTIMATE_CSV_COLUMNS, estimated_columns, estimated_counts
 from api.schemas import CategoryCount, LayerCount, MonthlyCount, MonthlyCounts, Summary
 from warehouse.counts import category_summary, monthly_counts
+from warehouse.estimates import human_confirmed
 
 router = APIRouter(prefix="/v1", tags=["counts"])
 
@@ -54,6 +56,9 @@ def get_monthly_counts(
     start: Annotated[Month | None, Query(description="First month, YYYY-MM.")] = None,
     end: Annotated[Month | None, Query(description="Last month, YYYY-MM.")] = None,
     include_other: Annotated[bool, Query(description="Count non-AI repositories too.")] = False,
+    estimate: Annotated[bool, Query(
+        description="Add `estimated`: the true counts estimated from the labels and the "
+                    "classifier's measured confusion, with method and 90% interval.")] = False,
 ) -> MonthlyCounts | Response:
     if start is not None and end is not None and end < start:
         raise InvalidParameterError("end", end.strftime("%Y-%m"), "end must not precede start")
@@ -66,9 +71,15 @@ def get_monthly_counts(
         include_other=include_other,
     )
     rows = _month_rows(frame)
+    estimated = estimated_counts(cursor, layer=layer, category=category, start=start, end=end,
+                                 include_other=include_other) if estimate else None
     if fmt == "csv":
-        return csv_response(rows, list(MonthlyCount.model_fields), filename="monthly_counts.csv")
-    return MonthlyCounts(items=[MonthlyCount.model_validate(row) for row in rows])
+        return csv_response(estimated_columns(rows, estimated),
+                            list(MonthlyCount.model_fields)
+                            + (list(ESTIMATE_CSV_COLUMNS) if estimate else []),
+                            filename="monthly_counts.csv")
+    return MonthlyCounts(items=[MonthlyCount.model_validate(row) for row in rows],
+                         human_confirmed=human_confirmed(cursor), estimated=estimated)
 
 
 def _layer_order(layer: str) -> tuple[int, str]:
@@ -94,4 +105,5 @@ def get_summary(cursor: CursorDep) -> Summary:
     ]
     layers.sort(key=lambda item: _layer_order(item.layer))
     ai_total = frame.filter(~pl.col("category").is_in(list(NOT_AI)))["repos"].sum()
-    return Summary(total=int(frame["repos"].sum()), ai_total=int(ai_total), layers=layers)
+    return Summary(total=int(frame["repos"].sum()), ai_total=int(ai_total), layers=layers,
+                   human_confirmed=human_confirmed(cursor))

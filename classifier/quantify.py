@@ -39,7 +39,7 @@ from scipy.optimize import nnls
 from sklearn.model_selection import StratifiedKFold
 
 from classifier import taxonomy
-from classifier.labels import LabeledRepo
+from classifier.labels import SEED_SOURCE, LabeledRepo
 from classifier.model import AI_DECISION_AT_TRAINING_SHARE, TrainedModel, train_model
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ EM_TOLERANCE = 1e-7
 SHARE_FLOOR = 1e-6  # a share of exactly 0 would make every later Bayes update certain
 # Weight of the "shares sum to one" row in the constrained least squares of acc/pacc
 SUM_WEIGHT = 10.0
+# Labels of real repositories a class needs before they alone measure its confusion
+MIN_MEASURING_ROWS = 20
 
 
 def category_index(categories: Sequence[str]) -> np.ndarray:
@@ -85,10 +87,27 @@ class Validation:
     true: np.ndarray  # (n,) category indices
     probabilities: np.ndarray  # (n, K) at the training share
     training_prior: np.ndarray  # (K,) the class shares the probabilities are calibrated for
+    # (n,) True for labels written to teach the model (the seeds): they measure it only where
+    # too few other labels of their class exist (see ``measuring``)
+    teaching: np.ndarray | None = None
 
     @property
     def predicted(self) -> np.ndarray:
         return hard_labels(self.probabilities)
+
+    def measuring(self) -> np.ndarray:
+        """Mask of the rows that measure the model: per true class, the labels of real
+        repositories (labels files, human overrides) when there are MIN_MEASURING_ROWS of them,
+        else every row of the class. Seeds are written to be clear examples; a model confuses
+        them far less than the repositories it counts (0.84 against 0.60 accuracy, measured)."""
+        if self.teaching is None:
+            return np.ones(len(self.true), dtype=bool)
+        mask = np.ones(len(self.true), dtype=bool)
+        for index in np.unique(self.true):
+            members = self.true == index
+            if (members & ~self.teaching).sum() >= MIN_MEASURING_ROWS:
+                mask[members & self.teaching] = False
+        return mask
 
     def confusion(self) -> np.ndarray:
         """P(label j | true i); a class without validation rows is assumed never confused."""
@@ -100,17 +119,19 @@ class Validation:
 
     def _per_class(self, rows: np.ndarray) -> np.ndarray:
         result = np.eye(len(CATEGORIES))
+        measuring = self.measuring()
         for index in range(len(CATEGORIES)):
-            members = self.true == index
+            members = (self.true == index) & measuring
             if members.any():
                 result[index] = rows[members].mean(axis=0)
         return result
 
     def resample(self, rng: np.random.Generator) -> Validation:
-        """A bootstrap replicate, resampled within each true class."""
+        """A bootstrap replicate of the measuring rows, resampled within each true class."""
+        rows = np.flatnonzero(self.measuring())
         picks = [
-            rng.choice(np.flatnonzero(self.true == index), size=int((self.true == index).sum()))
-            for index in np.unique(self.true)
+            rng.choice(rows[self.true[rows] == index], size=int((self.true[rows] == index).sum()))
+            for index in np.unique(self.true[rows])
         ]
         chosen = np.concatenate(picks)
         return Validation(self.true[chosen], self.probabilities[chosen], self.training_prior)
@@ -145,7 +166,8 @@ def cross_validate(labels: Sequence[LabeledRepo], *, folds: int = VALIDATION_FOL
         model = trainer([labels[i] for i in train])
         has_ai_stage = has_ai_stage and model.ai_stage is not None
         probabilities[test] = model.probabilities([labels[i].as_text() for i in test])
-    return Validation(true, probabilities, training_prior(labels, has_ai_stage))
+    teaching = np.array([label.source == SEED_SOURCE for label in labels], dtype=bool)
+    return Validation(true, probabilities, training_prior(labels, has_ai_stage), teaching)
 
 
 # --- point estimates of the class shares --------------------------------------------------------

@@ -147,17 +147,17 @@ def freeze_estimates(con: duckdb.DuckDBPyConnection, release_id: str | int) -> i
         f"SELECT ?, {columns} FROM count_estimates WHERE model_version = ?",
         [str(release_id), version],
     )
-    (count,) = con.execute("SELECT count(*) FROM release_count_estimates WHERE release_id = ?",
-                           [str(release_id)]).fetchone() or (0,)
-    return int(count)
+    rows = con.execute("SELECT count(*) FROM release_count_estimates WHERE release_id = ?",
+                       [str(release_id)]).fetchall()
+    return int(rows[0][0])
 
 
 def human_confirmed(con: duckdb.DuckDBPyConnection) -> int:
     """Active repositories whose label in force was given (or confirmed) by a person."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT count(*) FROM labelled_repositories WHERE status = 'active' AND method = 'human'"
-    ).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchall()
+    return int(rows[0][0])
 
 
 _PROBABILITY_SCHEMA: dict[str, Any] = {
@@ -207,5 +207,5 @@ def review_queue_size(con: duckdb.DuckDBPyConnection, category: str | None = Non
     extra, params = ("AND r.category = $category", {"category": category}) if category else (
         "", {})
     query = f"SELECT count(*) FROM ({_QUEUE.format(extra=extra)})"
-    row = con.execute(query, params).fetchone() if params else con.execute(query).fetchone()
-    return int(row[0]) if row else 0
+    rows = (con.execute(query, params) if params else con.execute(query)).fetchall()
+    return int(rows[0][0])

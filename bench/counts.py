@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from classifier import quantify
-from classifier.estimation import review_scores
+from classifier.estimation import review_ranking
 from classifier.labels import LabeledRepo
 from classifier.model import TrainedModel, train_model
 
@@ -89,13 +89,8 @@ Order = Callable[[np.ndarray, np.ndarray, quantify.Validation, int], np.ndarray]
 def ranked_order(probabilities: np.ndarray, confirmed: np.ndarray,
                  validation: quantify.Validation, count: int) -> np.ndarray:
     """The product's order (classifier/estimation.py): the highest review score first."""
-    open_rows = confirmed < 0
-    shares = quantify.estimate_shares(quantify.COUNT_METHOD, probabilities[open_rows], validation)
-    distributions = quantify.repo_distributions(quantify.COUNT_METHOD, probabilities[open_rows],
-                                                shares, validation)
-    counts = quantify.estimate_counts(quantify.COUNT_METHOD, probabilities, validation, confirmed)
-    scores = np.full(len(probabilities), -np.inf)
-    scores[open_rows] = review_scores(distributions, counts)
+    _, scores = review_ranking(quantify.COUNT_METHOD, probabilities, validation, confirmed)
+    scores = np.where(confirmed < 0, scores, -np.inf)
     return np.argsort(-scores, kind="stable")[:count]
 
 

@@ -18,7 +18,7 @@ import joblib
 import numpy as np
 import polars as pl
 
-from classifier import taxonomy
+from classifier import quantify, taxonomy
 from classifier.labels import LabeledRepo, RepoText
 from classifier.model import TrainedModel
 from classifier.quantify import (
@@ -158,6 +158,19 @@ def review_scores(distributions: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return (2.0 * q * (1.0 - q) * weights).sum(axis=1)
 
 
+def review_ranking(method: Method, probabilities: np.ndarray, validation: Validation,
+                   confirmed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each repository's probabilities moved to the estimated shares (a confirmed one's known
+    category: probability 1) and its review score (0 once confirmed)."""
+    open_rows = confirmed < 0
+    shares = quantify.estimate_shares(method, probabilities, validation)
+    distributions = np.eye(len(CATEGORIES))[np.maximum(confirmed, 0)]
+    distributions[open_rows] = quantify.fit_margins(
+        repo_distributions(method, probabilities, shares, validation), shares)[open_rows]
+    counts = quantify.estimate_counts(method, probabilities, validation, confirmed)
+    return distributions, np.where(open_rows, review_scores(distributions, counts), 0.0)
+
+
 def _probability_frame(
     rows: Sequence[dict[str, Any]],
     probabilities: np.ndarray,
@@ -167,12 +180,7 @@ def _probability_frame(
     model_version: str,
     at: datetime,
 ) -> pl.DataFrame:
-    open_rows = confirmed < 0
-    distributions = np.eye(len(CATEGORIES))[np.maximum(confirmed, 0)]
-    distributions[open_rows] = repo_distributions(
-        result.method, probabilities[open_rows], result.shares, validation)
-    counts = distributions.sum(axis=0)
-    scores = np.where(open_rows, review_scores(distributions, counts), 0.0)
+    distributions, scores = review_ranking(result.method, probabilities, validation, confirmed)
     return pl.DataFrame({
         "repo_id": [row["id"] for row in rows],
         "model_version": model_version,

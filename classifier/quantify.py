@@ -235,22 +235,45 @@ def repo_distributions(method: Method, probabilities: np.ndarray, shares: np.nda
     return adjust_to(probabilities, shares, validation.training_prior)
 
 
-def _column_scale(distributions: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Factors that make the repositories' distributions add up to the estimated counts."""
-    sums = distributions.sum(axis=0)
+def fit_margins(distributions: np.ndarray, shares: np.ndarray,
+                iterations: int = 50) -> np.ndarray:
+    """The repositories' distributions rescaled so that they add up to the estimated counts
+    while each still sums to one (iterative proportional fitting)."""
+    fitted = distributions.copy()
     target = shares * len(distributions)
-    return np.divide(target, sums, out=np.ones_like(sums), where=sums > 1e-9)
+    for _ in range(iterations):
+        sums = fitted.sum(axis=0)
+        fitted *= np.divide(target, sums, out=np.ones_like(sums), where=sums > 1e-9)
+        fitted /= np.maximum(fitted.sum(axis=1, keepdims=True), 1e-12)
+    return fitted
 
 
 def estimate_counts(method: Method, probabilities: np.ndarray, validation: Validation,
                     confirmed: np.ndarray | None = None) -> np.ndarray:
     """Estimated repositories per category (``CATEGORIES`` order); ``confirmed`` holds a
-    category index for each repository a person labelled, -1 for the others."""
+    category index for each repository a person labelled, -1 for the others (see
+    ``contributions``)."""
     confirmed = _confirmed(confirmed, len(probabilities))
     open_rows = confirmed < 0
     known = np.bincount(confirmed[~open_rows], minlength=len(CATEGORIES)).astype(float)
-    shares = estimate_shares(method, probabilities[open_rows], validation)
-    return known + shares * int(open_rows.sum())
+    share_of_count, _ = contributions(method, probabilities, validation)
+    return known + share_of_count[open_rows].sum(axis=0)
+
+
+def contributions(method: Method, probabilities: np.ndarray,
+                  validation: Validation) -> tuple[np.ndarray, np.ndarray]:
+    """Each repository's expected contribution to each category's count, and the shares.
+
+    The shares are estimated over every repository (a person's answers do not change which
+    repositories exist, and selecting the uncertain ones for review would bias a correction
+    measured on all of them); each repository's probabilities are moved to those shares and
+    scaled so that they add up to them. A human-confirmed repository then swaps its expected
+    contribution for its known category: with none confirmed the estimate is the method's,
+    with all confirmed it is exact.
+    """
+    shares = estimate_shares(method, probabilities, validation)
+    distributions = repo_distributions(method, probabilities, shares, validation)
+    return fit_margins(distributions, shares), shares
 
 
 def _confirmed(confirmed: np.ndarray | None, size: int) -> np.ndarray:
@@ -270,7 +293,7 @@ class MonthlyEstimate:
     cumulative_lo: np.ndarray
     cumulative_hi: np.ndarray
     method: Method
-    shares: np.ndarray  # estimated shares of the repositories no person confirmed
+    shares: np.ndarray  # estimated shares of all the repositories counted
 
 
 INTERVAL_LEVEL = 0.9
@@ -308,11 +331,12 @@ def estimate_monthly(
     month_of = months - first
     open_rows = confirmed < 0
     known = _month_counts(month_of[~open_rows], confirmed[~open_rows], len(calendar))
-    point, shares = _point(method, probabilities[open_rows], validation)
-    estimate = known + _month_sums(month_of[open_rows], point, len(calendar))
+    share_of_count, shares = contributions(method, probabilities, validation)
+    estimate = known + _month_sums(month_of[open_rows], share_of_count[open_rows],
+                                   len(calendar))
     rng = np.random.default_rng(seed)
     draws = np.stack([
-        known + _replicate(method, probabilities[open_rows], month_of[open_rows],
+        known + _replicate(method, probabilities, open_rows, month_of[open_rows],
                            validation.resample(rng), len(calendar), rng)
         for _ in range(replicates)
     ]) if replicates else estimate[None]
@@ -331,27 +355,21 @@ def estimate_monthly(
     )
 
 
-def _point(method: Method, probabilities: np.ndarray,
-           validation: Validation) -> tuple[np.ndarray, np.ndarray]:
-    """Each open repository's share of each category's estimated count, and the shares."""
-    shares = estimate_shares(method, probabilities, validation)
-    distributions = repo_distributions(method, probabilities, shares, validation)
-    return distributions * _column_scale(distributions, shares), shares
-
-
-def _replicate(method: Method, probabilities: np.ndarray, month_of: np.ndarray,
-               validation: Validation, months: int, rng: np.random.Generator) -> np.ndarray:
-    """One bootstrap replicate of the counts per month: shares re-estimated from resampled
-    repositories with a resampled validation, then one category drawn per repository."""
-    if len(probabilities) == 0:
+def _replicate(method: Method, probabilities: np.ndarray, open_rows: np.ndarray,
+               month_of: np.ndarray, validation: Validation, months: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap replicate of the open repositories' counts per month: shares re-estimated
+    from resampled repositories with a resampled validation, then one category drawn per open
+    repository from its probabilities moved to those shares."""
+    if not open_rows.any():
         return np.zeros((months, len(CATEGORIES)))
     resampled = rng.integers(0, len(probabilities), len(probabilities))
     shares = estimate_shares(method, probabilities[resampled], validation)
-    distributions = repo_distributions(method, probabilities, shares, validation)
-    scale = _column_scale(distributions, shares)
-    cumulative = distributions.cumsum(axis=1)
-    drawn = (rng.random(len(probabilities))[:, None] > cumulative[:, :-1]).sum(axis=1)
-    return _month_counts(month_of, drawn, months) * scale
+    distributions = fit_margins(repo_distributions(method, probabilities, shares, validation),
+                                shares, iterations=10)
+    cumulative = distributions[open_rows].cumsum(axis=1)
+    drawn = (rng.random(len(cumulative))[:, None] > cumulative[:, :-1]).sum(axis=1)
+    return _month_counts(month_of, drawn, months)
 
 
 def _month_counts(month_of: np.ndarray, categories: np.ndarray, months: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from classifier.service import ClassifyResult, classify_repositories, refresh_es
 from collector.crawl import CrawlResult, run_crawl
 from stackatlas.settings import Settings
 from warehouse.counts import category_summary
+from warehouse.estimates import EstimateRun
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class PipelineResult:
     crawl: CrawlResult
     classify: ClassifyResult
     summary: pl.DataFrame
+    estimates: EstimateRun | None = None
 
 
 def run_pipeline(
@@ -38,5 +40,5 @@ def run_pipeline(
     log.info("crawl finished: %s", crawl_result)
     classify_result = classify_repositories(con, settings, use_llm=use_llm)
     log.info("classification finished: %s", classify_result.summary_line())
-    refresh_estimates(con, settings)
-    return PipelineResult(crawl_result, classify_result, category_summary(con))
+    estimates = refresh_estimates(con, settings)
+    return PipelineResult(crawl_result, classify_result, category_summary(con), estimates)

@@ -138,13 +138,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     parser.add_argument("--counts-only", action="store_true",
                         help="Only the count-error and simulated-review sections.")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="Only the shipped model's count error and the simulated review.")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     dev = read_labels(args.data_dir / "labels_dev.tsv")
     ai_or_not = read_labels(args.data_dir / "ai_or_not_dev.tsv")
     seed_sets = {"no seeds": [], "seeds": load_seed_labels()}
-    if args.counts_only:
-        count_sections(dev, ai_or_not, seed_sets["seeds"])
+    if args.counts_only or args.shipped_only:
+        count_sections(dev, ai_or_not, seed_sets["seeds"], dev_model=not args.shipped_only)
         return
 
     print(f"5-fold CV on labels_dev.tsv ({len(dev)} rows)")
@@ -178,19 +180,20 @@ def main() -> None:
 
 
 def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
-                   seeds: list[LabeledRepo]) -> None:
+                   seeds: list[LabeledRepo], dev_model: bool = True) -> None:
     """Count error (dev-trained model in 5-fold CV, shipped model) and the simulated review."""
     from bench import counts
 
-    folds = []
-    for train, test in _folds(dev):
-        held_out = [dev[i] for i in test]
-        training = _training([dev[i] for i in train] + ai_or_not, seeds, held_out)
-        folds.append(counts.count_fold(train_model(training), training, held_out))
-    baseline = np.bincount(quantify.category_index(cv_baseline(dev)),
-                           minlength=len(quantify.CATEGORIES))
-    counts.print_counts("5-fold CV on labels_dev.tsv, trained on both dev files and the seeds",
-                        folds, baseline)
+    if dev_model:
+        folds = []
+        for train, test in _folds(dev):
+            held_out = [dev[i] for i in test]
+            training = _training([dev[i] for i in train] + ai_or_not, seeds, held_out)
+            folds.append(counts.count_fold(train_model(training), training, held_out))
+        baseline = np.bincount(quantify.category_index(cv_baseline(dev)),
+                               minlength=len(quantify.CATEGORIES))
+        counts.print_counts("5-fold CV on labels_dev.tsv, trained on both dev files and the "
+                            "seeds", folds, baseline)
     shipped = train_model(seeds)
     validation = quantify.cross_validate(seeds)
     shipped_fold = counts.count_fold(shipped, seeds, dev, validation)

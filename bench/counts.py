@@ -157,7 +157,7 @@ def _with_answers(seed_validation: quantify.Validation, true: np.ndarray,
         np.concatenate([seed_validation.true, true[rows]]),
         np.vstack([seed_validation.probabilities, asked_with[rows]]),
         seed_validation.training_prior,
-        np.concatenate([teaching, np.zeros(len(rows), dtype=bool)]),
+        np.concatenate([teaching, np.ones(len(rows), dtype=bool)]),  # answers teach only
     )
 
 

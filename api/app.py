@@ -15,7 +15,18 @@ from api import metrics
 from api.errors import install_error_handlers
 from api.http import install_http_behaviour
 from api.openapi import install_truthful_openapi
-from api.routes import charts, counts, dashboard, meta, releases, repos, runs, trends
+from api.routes import (
+    charts,
+    counts,
+    dashboard,
+    estimates,
+    meta,
+    releases,
+    repos,
+    review,
+    runs,
+    trends,
+)
 from api.routes.runs import JobControl
 from dashboards.exports import RenderCache
 from stackatlas import __version__
@@ -75,7 +86,8 @@ def create_app(
     install_error_handlers(app)
     install_http_behaviour(app, settings)
     app.add_middleware(metrics.MetricsMiddleware)
-    for module in (meta, metrics, repos, counts, trends, releases, runs, charts, dashboard):
+    modules = (meta, metrics, repos, counts, estimates, review, trends, releases, runs, charts)
+    for module in (*modules, dashboard):
         app.include_router(module.router)
     install_truthful_openapi(app)
     return app

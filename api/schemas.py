@@ -163,6 +163,7 @@ class LayerCount(BaseModel):
 
 class Summary(BaseModel):
     total: int = Field(description="Active repositories.")
+    human_confirmed: int | None = Field(None, description="Labels a person gave or confirmed.")
     ai_total: int = Field(description="Active repositories labelled as AI (not other/unlabelled).")
     layers: list[LayerCount]
 
@@ -274,6 +275,14 @@ class MonthlySeries(BaseModel):
         "they are in the created basis but left out of the crossed one."
     )
     items: list[SeriesPoint] = Field(description="Oldest month first; no month after the data.")
+    human_confirmed: int | None = Field(
+        None, description="Active repositories whose label a person gave or confirmed."
+    )
+    estimated: EstimatedCounts | None = Field(
+        None,
+        description="With `estimate=true`: the estimated true counts (not the labelled ones), "
+        "their method and 90% interval; null before the first estimate.",
+    )
 
 
 class GrowthRow(BaseModel):
@@ -352,3 +361,60 @@ class ReleaseDetail(ReleaseSummary):
         description="Queries, threshold, crawl dates, taxonomy and model versions, measured "
         "accuracy and count error (`unknown` where not measured)."
     )
+
+
+# --- estimated counts and the review queue (classifier/quantify.py, classifier/estimation.py) ---
+
+
+class EstimatedMonth(BaseModel):
+    month: str = Field(description="Creation month, YYYY-MM.")
+    layer: str
+    category: str
+    estimate: float = Field(description="Estimated true count (cumulative unless asked not to).")
+    lo: float = Field(description="Lower end of the interval.")
+    hi: float = Field(description="Upper end of the interval.")
+
+
+class EstimatedCounts(BaseModel):
+    """Estimates of the true counts: the labelled counts corrected for the classifier's measured
+    confusion, with an interval. Not the labelled counts."""
+
+    method: str = Field(description="Quantification method, e.g. `acc` (adjusted count).")
+    model_version: str
+    computed_at: UtcDatetime
+    interval_level: float = Field(description="Coverage of [lo, hi], e.g. 0.9.")
+    cumulative: bool
+    human_confirmed: int = Field(description="Human-confirmed labels the estimate counts as sure.")
+    items: list[EstimatedMonth]
+
+
+class ReviewAlternative(BaseModel):
+    category: str
+    probability: float
+
+
+class ReviewItem(BaseModel):
+    rank: int = Field(description="1 = the confirmation expected to help the counts most.")
+    full_name: str
+    description: str | None = None
+    language: str | None = None
+    stars: int | None = None
+    created_at: UtcDatetime | None = None
+    label: LabelSummary | None = Field(None, description="Current machine label.")
+    rationale: str | None = None
+    alternatives: list[ReviewAlternative] = Field(
+        description="Categories by probability (adjusted to the estimated shares), likeliest first."
+    )
+    review_score: float = Field(
+        description="Expected change of the relative count error a confirmation brings."
+    )
+    answer: str = Field(description="Where to send the answer (PUT, needs X-API-Key).")
+
+
+class ReviewQueue(BaseModel):
+    total: int = Field(description="Repositories without a human label, over all pages.")
+    human_confirmed: int
+    model_version: str | None = None
+    limit: int
+    offset: int
+    items: list[ReviewItem]

@@ -35,6 +35,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench import llm_effect  # noqa: E402
+from classifier import quantify  # noqa: E402
 from classifier.labels import LabeledRepo, load_seed_labels, read_labels  # noqa: E402
 from classifier.model import train_model  # noqa: E402
 from classifier.overlap import without_overlap  # noqa: E402
@@ -180,6 +181,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     llm_effect.add_arguments(parser)
+    parser.add_argument("--counts-only", action="store_true",
+                        help="Only the count-error and simulated-review sections.")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="Only the shipped model's count error and the simulated review.")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.llm_url:
@@ -188,6 +193,9 @@ def main() -> None:
     dev = read_labels(args.data_dir / "labels_dev.tsv")
     ai_or_not = read_labels(args.data_dir / "ai_or_not_dev.tsv")
     seed_sets = {"no seeds": [], "seeds": load_seed_labels()}
+    if args.counts_only or args.shipped_only:
+        count_sections(dev, ai_or_not, seed_sets["seeds"], dev_model=not args.shipped_only)
+        return
 
     print(f"5-fold CV on labels_dev.tsv ({len(dev)} rows)")
     print(_row("baseline TF-IDF + LR", category_scores(dev, cv_baseline(dev))))
@@ -219,6 +227,34 @@ def main() -> None:
     both = dev + ai_or_not
     print(f"\nthroughput (median of 5 runs, {len(both)} repos): "
           f"{throughput(both):,.0f} repos/s")
+    count_sections(dev, ai_or_not, seed_sets["seeds"])
+
+
+def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
+                   seeds: list[LabeledRepo], dev_model: bool = True) -> None:
+    """Count error (dev-trained model in 5-fold CV, shipped model) and the simulated review."""
+    from bench import counts
+
+    if dev_model:
+        folds = []
+        for train, test in _folds(dev):
+            held_out = [dev[i] for i in test]
+            training = _training([dev[i] for i in train] + ai_or_not, seeds, held_out)
+            folds.append(counts.count_fold(train_model(training), training, held_out))
+        baseline = np.bincount(quantify.category_index(cv_baseline(dev)),
+                               minlength=len(quantify.CATEGORIES))
+        counts.print_counts("5-fold CV on labels_dev.tsv, trained on both dev files and the "
+                            "seeds", folds, baseline)
+    shipped = train_model(seeds)
+    validation = quantify.cross_validate(seeds)
+    shipped_fold = counts.count_fold(shipped, seeds, dev, validation)
+    counts.print_counts("shipped model (seed labels only) on labels_dev.tsv", [shipped_fold])
+    print(f"\nsimulated review of labels_dev.tsv with the shipped model ({len(dev)} repos; "
+          "count error estimated mean/worst, labelled mean; retrained after each batch)")
+    for name, order in (("ranked (ours)", counts.ranked_order),
+                        ("random order", counts.random_order())):
+        results = counts.simulate_review(dev, seeds, shipped, validation, order)
+        counts.print_review(name, results, len(dev))
 
 
 if __name__ == "__main__":

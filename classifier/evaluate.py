@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
 
-from classifier import taxonomy
+from classifier import quantify, taxonomy
 from classifier.labels import LabeledRepo, RepoText
 from classifier.model import Prediction, TrainedModel, train_model
 from classifier.overlap import without_overlap
@@ -47,6 +47,14 @@ class EvalReport:
     by_method: dict[str, int] = field(default_factory=dict)
     confusion_labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
+    # Per category: gold, labelled (classify and count) and estimated count (with its interval)
+    counts: dict[str, dict[str, float]] = field(default_factory=dict)
+    count_method: str | None = None
+    # mean and worst |estimated − gold| / gold over quantify.COUNTED (None: no estimate made)
+    count_error_mean: float | None = None
+    count_error_max: float | None = None
+    labelled_count_error_mean: float = 0.0
+    labelled_count_error_max: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,11 +116,15 @@ def evaluate(
     refiner: Refiner | None = None,
     model: TrainedModel | None = None,
     ai_prior: float | Literal["batch"] | None = "batch",
+    count_folds: int = quantify.VALIDATION_FOLDS,
 ) -> EvalReport:
     """Train on ``training`` minus gold (unless ``model`` is given), predict gold, score it.
 
     ``ai_prior``: the AI share the "is AI" decisions assume; "batch" estimates it from the gold
     texts (without their labels), as the service estimates it from the warehouse.
+    ``count_folds``: folds of the cross-validation of the training labels that measures the
+    confusion the estimated counts correct (0: labelled counts only). The estimate reads the
+    model's probabilities, not the LLM's answers.
     """
     kept, removed = remove_gold(training, gold)
     model = model or train_model(kept)
@@ -150,4 +162,38 @@ def evaluate(
         by_method=by_method,
         confusion_labels=scores.confusion_labels,
         confusion=scores.confusion,
+        **count_fields(gold, predictions, model, kept, count_folds),
     )
+
+
+def count_fields(gold: Sequence[LabeledRepo], predictions: Sequence[Prediction],
+                 model: TrainedModel, training: Sequence[LabeledRepo],
+                 folds: int) -> dict[str, Any]:
+    """Gold, labelled and estimated counts per category, and the count errors."""
+    gold_counts = _counts(label.category for label in gold)
+    labelled = _counts(prediction.category for prediction in predictions)
+    counts = {c: {"gold": gold_counts[c], "labelled": labelled[c]} for c in quantify.CATEGORIES}
+    fields: dict[str, Any] = {"counts": counts}
+    fields["labelled_count_error_mean"], fields["labelled_count_error_max"] = (
+        quantify.count_error(labelled, gold_counts))
+    if folds < 2 or not gold:
+        return fields
+    validation = quantify.cross_validate(training, folds=folds, trainer=train_model)
+    probabilities = model.probabilities([label.as_text() for label in gold])
+    result = quantify.estimate_monthly(quantify.COUNT_METHOD, probabilities,
+                                       [0] * len(gold), validation)
+    for index, category in enumerate(quantify.CATEGORIES):
+        counts[category].update(estimated=float(result.estimate[0, index]),
+                                lo=float(result.lo[0, index]), hi=float(result.hi[0, index]))
+    estimated = {c: counts[c]["estimated"] for c in quantify.CATEGORIES}
+    fields["count_method"] = quantify.COUNT_METHOD
+    fields["count_error_mean"], fields["count_error_max"] = quantify.count_error(
+        estimated, gold_counts)
+    return fields
+
+
+def _counts(categories: Any) -> dict[str, float]:
+    counted = dict.fromkeys(quantify.CATEGORIES, 0.0)
+    for category in categories:
+        counted[category] += 1
+    return counted

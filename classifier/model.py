@@ -214,6 +214,31 @@ class TrainedModel:
             return None
         return prior.estimate_prior(self._ai_probabilities(feature_columns(texts)))
 
+    def probabilities(self, texts: Sequence[RepoText]) -> np.ndarray:
+        """P(category) per repository over ``taxonomy.CATEGORIES`` (columns in that order), at
+        the training share (half AI): P(other) = 1 − P(AI), P(c) = P(AI) · P(c | AI). A rule's
+        category gets probability 1. What ``classifier/quantify.py`` counts with."""
+        names = list(taxonomy.CATEGORIES)
+        result = np.zeros((len(texts), len(names)))
+        if not texts:
+            return result
+        columns = feature_columns(texts)
+        ai = self._ai_probabilities(columns)
+        result[:, names.index(taxonomy.NOT_AI_CATEGORY)] = 1.0 - ai
+        if self.category_stage is None:
+            result[:, names.index(self.fallback_category)] += ai
+        else:
+            matrix = self.vectoriser.transform(columns).tocsr()
+            given_ai = self.category_stage.predict_proba(matrix)
+            for index, category in enumerate(self.category_stage.classes_):
+                result[:, names.index(str(category))] += ai * given_ai[:, index]
+        for row, repo in enumerate(texts):
+            rule = apply_rules(repo)
+            if rule is not None:
+                result[row] = 0.0
+                result[row, names.index(rule.category)] = 1.0
+        return result
+
     def _ai_probabilities(self, columns: np.ndarray) -> np.ndarray:
         if self.ai_stage is None:
             return np.ones(columns.shape[0])

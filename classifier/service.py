@@ -16,12 +16,13 @@ from typing import Any
 
 import duckdb
 
-from classifier import taxonomy
+from classifier import estimation, taxonomy
 from classifier.labels import LabeledRepo, RepoText, load_seed_labels
 from classifier.llm import FLAG_FALLBACK
 from classifier.model import Prediction, TrainedModel, load_model, train_model
 from stackatlas.settings import Settings
 from warehouse.db import fetch_dicts, transaction
+from warehouse.estimates import EstimateRun
 from warehouse.labels import LabelRecord, human_labels, insert_labels
 
 log = logging.getLogger(__name__)
@@ -261,3 +262,16 @@ def _record_run(con: duckdb.DuckDBPyConnection, result: ClassifyResult, at: date
          result.labelled, result.llm_requests, result.llm_tokens, result.llm_fallbacks,
          result.ai_prior],
     )
+
+
+def refresh_estimates(
+    con: duckdb.DuckDBPyConnection, settings: Settings, *, at: datetime | None = None
+) -> EstimateRun | None:
+    """Estimate the true counts per month and category of the warehouse with the current model
+    and store them (``classifier/estimation.py``): run after each classification run. The first
+    run of a model version cross-validates its training labels (a few trainings)."""
+    model, _ = current_model(con, settings)
+    validation = estimation.model_validation(model, training_labels(con), models_dir(settings))
+    rows = estimation.population_rows(con)
+    return estimation.estimate_and_store(
+        con, model, validation, rows, [as_text(row) for row in rows], at=at)

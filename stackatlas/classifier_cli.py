@@ -115,6 +115,26 @@ def _print_report(report: EvalReport) -> None:
     for label, row in zip(short, report.confusion, strict=True):
         confusion.add_row(label, *(str(n) for n in row))
     console.print(confusion)
+    _print_counts(report)
+
+
+def _print_counts(report: EvalReport) -> None:
+    estimated = report.count_error_mean is not None
+    columns = ["category", "gold", "labelled"] + (["estimated", "90% interval"] if estimated
+                                                  else [])
+    table = Table(*columns, title=f"counts (estimated: {report.count_method or 'not made'})")
+    for category, counts in report.counts.items():
+        cells = [category, f"{counts['gold']:.0f}", f"{counts['labelled']:.0f}"]
+        if estimated:
+            cells += [f"{counts['estimated']:.1f}", f"{counts['lo']:.0f}–{counts['hi']:.0f}"]
+        table.add_row(*cells)
+    console.print(table)
+    line = (f"count error over the AI categories, labelled: mean "
+            f"{report.labelled_count_error_mean:.3f}, worst {report.labelled_count_error_max:.3f}")
+    if estimated:
+        line += (f"; estimated: mean {report.count_error_mean:.3f}, "
+                 f"worst {report.count_error_max:.3f}")
+    console.print(line)
 
 
 @app.command("eval")
@@ -131,14 +151,22 @@ def eval_command(
         help="AI share the 'is AI' decisions assume: 'batch' (estimated from the gold texts, "
              "not their labels), 'none' (the training share: half AI) or a number in (0, 1)."
     )] = "batch",
+    count_folds: Annotated[int, typer.Option(
+        "--count-folds", min=0,
+        help="Folds of the cross-validation that measures the confusion the estimated counts "
+             "correct (0: labelled counts only, much faster)."
+    )] = 5,
 ) -> None:
-    """Train on the training labels minus the gold rows, predict the gold rows and score them."""
+    """Train on the training labels minus the gold rows, predict the gold rows and score them.
+
+    Also counts per category: gold, labelled (classify and count) and estimated (corrected for
+    the confusion measured by cross-validating the training labels), with the count errors."""
     prior = parse_ai_prior(ai_prior)
     gold_labels = read_labels(gold)
     training = training_labels(train, seeds)
     # The LLM's few-shot examples must not include gold rows either.
     refiner = _refiner(remove_gold(training, gold_labels)[0]) if llm else None
-    report = evaluate(gold_labels, training, refiner, ai_prior=prior)
+    report = evaluate(gold_labels, training, refiner, ai_prior=prior, count_folds=count_folds)
     _print_report(report)
     if as_json:
         typer.echo(json.dumps(report.as_dict()))

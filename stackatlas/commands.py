@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from stackatlas import review_cli  # noqa: F401 (registers `stackatlas review`)
 from stackatlas.classifier_cli import app as classifier_app
 from stackatlas.cli import DbOption, app, console, label_app, settings_for
 from stackatlas.crawl_cli import crawl
@@ -78,17 +79,22 @@ def classify(
         bool, typer.Option(help="Retrain the model (seed + human labels) before classifying.")
     ] = False,
 ) -> None:
-    """Label every repository that has no up-to-date label (new text, model or taxonomy)."""
-    from classifier.service import classify_repositories
+    """Label every repository that has no up-to-date label (new text, model or taxonomy), then
+    estimate the true counts per month and category."""
+    from classifier.service import classify_repositories, refresh_estimates
     from warehouse.db import connect
 
     settings = settings_for(db)
     con = connect(settings.db_path)
     try:
         result = classify_repositories(con, settings, use_llm=llm, retrain=retrain)
+        estimates = refresh_estimates(con, settings)
     finally:
         con.close()
     console.print(result.summary_line())
+    if estimates is not None:
+        console.print(f"estimated counts ({estimates.method}, 90% intervals) stored for model "
+                      f"{estimates.model_version}; {estimates.human_confirmed} human-confirmed")
 
 
 @label_app.command("set")

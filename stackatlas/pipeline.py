@@ -1,4 +1,4 @@
-"""The whole job, crawl → classify → count → release, as functions the CLI, demo and scheduler
+"""The whole job, crawl → classify → estimate → release, as functions the CLI, demo and scheduler
 share."""
 
 from __future__ import annotations
@@ -12,11 +12,17 @@ import polars as pl
 
 from classifier import taxonomy
 from classifier.model import saved_metadata
-from classifier.service import ClassifyResult, classify_repositories, models_dir
+from classifier.service import (
+    ClassifyResult,
+    classify_repositories,
+    models_dir,
+    refresh_estimates,
+)
 from collector.crawl import CrawlResult, run_crawl
 from stackatlas.settings import Settings
 from warehouse.analytics import refresh_analytics
 from warehouse.counts import category_summary
+from warehouse.estimates import EstimateRun
 from warehouse.releases import Release, crawl_facts, publish_release
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,7 @@ class PipelineResult:
     classify: ClassifyResult
     summary: pl.DataFrame
     release: Release
+    estimates: EstimateRun | None = None
 
 
 def run_pipeline(
@@ -44,8 +51,12 @@ def run_pipeline(
     log.info("crawl finished: %s", crawl_result)
     classify_result = classify_repositories(con, settings, use_llm=use_llm)
     log.info("classification finished: %s", classify_result.summary_line())
+    estimates = refresh_estimates(con, settings)
     release = release_step(con, settings)
-    return PipelineResult(crawl_result, classify_result, category_summary(con), release)
+    return PipelineResult(
+        crawl_result, classify_result, category_summary(con), release, estimates
+    )
+
 
 
 # What a release says of how its figures were made; the measured quality comes from the model

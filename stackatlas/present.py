@@ -36,4 +36,9 @@ def print_summary(result: PipelineResult, *, database: str) -> None:
     console.print(f"crawl: {result.crawl}")
     console.print(f"classification: {result.classify.summary_line()}")
     console.print(f"release: {result.release.id} (data date {result.release.data_date})")
+    if result.estimates is not None:
+        console.print(
+            f"estimated counts: {result.estimates.method}, 90% intervals, model "
+            f"{result.estimates.model_version} (labelled and estimated side by side: "
+            "/v1/counts/monthly?estimate=true)")
     console.print(f"database: {database}")

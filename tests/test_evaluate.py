@@ -16,6 +16,9 @@ from classifier.model import Prediction, train_model
 from stackatlas.classifier_cli import app
 
 runner = CliRunner()
+# Estimated counts cross-validate the training labels (five trainings): only the tests about
+# counts pay for them.
+NO_COUNTS = ("--count-folds", "0")
 
 
 def _label(name: str, category: str, layer: str, description: str = "") -> LabeledRepo:
@@ -85,8 +88,8 @@ def test_evaluate_with_a_refiner() -> None:
     gold = seeds[::10]
     training = remove_gold(seeds, gold)[0]
     model = train_model(training)
-    plain = evaluate(gold, seeds, model=model)
-    report = evaluate(gold, seeds, _FlipToOther(), model=model)
+    plain = evaluate(gold, seeds, model=model, count_folds=0)
+    report = evaluate(gold, seeds, _FlipToOther(), model=model, count_folds=0)
     assert report.removed_from_training == plain.removed_from_training >= len(gold)
     assert report.training == len(training)
     assert (report.llm_requests, report.llm_tokens) == (1, 123)
@@ -110,7 +113,8 @@ def test_eval_cli_json_last_line_and_removal_count(tmp_path: Path) -> None:
     extra = tmp_path / "extra.tsv"
     write_labels(extra, [_label("new/one", "other", "none", "a web framework"),
                          replace(seeds[0], description="again")])
-    result = runner.invoke(app, ["eval", "--gold", str(gold), "--train", str(extra), "--json"])
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--train", str(extra), "--json",
+                                 *NO_COUNTS])
     assert result.exit_code == 0, result.output
     last = json.loads(result.output.strip().splitlines()[-1])
     # the 30 gold rows, and any other seed that is one of them under another owner
@@ -131,7 +135,8 @@ def test_eval_cli_without_seeds(tmp_path: Path) -> None:
     write_labels(gold, seeds[:20])
     write_labels(train, seeds[10:])
     result = runner.invoke(
-        app, ["eval", "--gold", str(gold), "--train", str(train), "--no-seeds", "--json"]
+        app, ["eval", "--gold", str(gold), "--train", str(train), "--no-seeds", "--json",
+              *NO_COUNTS]
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["removed_from_training"] == 10
@@ -165,9 +170,11 @@ def test_eval_cli_records_the_ai_share_it_assumed(tmp_path: Path) -> None:
     seeds = load_seed_labels()
     gold = tmp_path / "gold.tsv"
     write_labels(gold, seeds[::4])
-    batch = runner.invoke(app, ["eval", "--gold", str(gold), "--json"])
-    fixed = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "0.2", "--json"])
-    trained = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "none", "--json"])
+    batch = runner.invoke(app, ["eval", "--gold", str(gold), "--json", *NO_COUNTS])
+    fixed = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "0.2", "--json",
+                                *NO_COUNTS])
+    trained = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", "none", "--json",
+                                  *NO_COUNTS])
     for result in (batch, fixed, trained):
         assert result.exit_code == 0, result.output
     estimated = json.loads(batch.output.strip().splitlines()[-1])["ai_prior"]
@@ -184,3 +191,47 @@ def test_eval_cli_rejects_a_bad_ai_prior(tmp_path: Path, value: str) -> None:
     result = runner.invoke(app, ["eval", "--gold", str(gold), "--ai-prior", value])
     assert result.exit_code != 0
     assert "--ai-prior" in str(result.exception)
+
+
+AI_CATEGORIES = ("applications", "app-development", "models", "model-development",
+                 "infrastructure")
+
+
+@pytest.mark.slow
+def test_eval_json_reports_gold_labelled_and_estimated_counts(tmp_path: Path) -> None:
+    seeds = load_seed_labels()
+    gold_rows = seeds[::6]
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, gold_rows)
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--count-folds", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    counts = report["counts"]
+    expected_gold = {c: sum(label.category == c for label in gold_rows) for c in counts}
+    assert {c: counts[c]["gold"] for c in counts} == expected_gold
+    assert sum(c["labelled"] for c in counts.values()) == len(gold_rows)
+    assert sum(c["estimated"] for c in counts.values()) == pytest.approx(len(gold_rows))
+    assert all(c["lo"] <= c["estimated"] <= c["hi"] for c in counts.values())
+    assert report["count_method"] == "acc"
+    errors = [abs(counts[c]["estimated"] - counts[c]["gold"]) / counts[c]["gold"]
+              for c in AI_CATEGORIES]
+    assert report["count_error_mean"] == pytest.approx(sum(errors) / 5)
+    assert report["count_error_max"] == pytest.approx(max(errors))
+    labelled = [abs(counts[c]["labelled"] - counts[c]["gold"]) / counts[c]["gold"]
+                for c in AI_CATEGORIES]
+    assert report["labelled_count_error_max"] == pytest.approx(max(labelled))
+    # held-out seeds are the model's own kind of text: its counts are close
+    assert report["count_error_mean"] < 0.2
+    assert "count error over the AI categories" in result.output
+
+
+def test_eval_without_count_folds_reports_labelled_counts_only(tmp_path: Path) -> None:
+    seeds = load_seed_labels()
+    gold = tmp_path / "gold.tsv"
+    write_labels(gold, seeds[::10])
+    result = runner.invoke(app, ["eval", "--gold", str(gold), "--count-folds", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["count_error_mean"] is None and report["count_method"] is None
+    assert sum(c["labelled"] for c in report["counts"].values()) == len(seeds[::10])
+    assert "estimated" not in report["counts"]["models"]

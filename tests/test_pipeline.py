@@ -1,4 +1,4 @@
-"""The whole pipeline, crawl → classify → count, against the replay server on 127.0.0.1."""
+"""The whole pipeline, crawl → classify → estimate → count, against the replay server."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from standins.github.snapshot import Snapshot
 from standins.sample import generate_sample
 from warehouse.analytics import monthly_series
 from warehouse.counts import monthly_counts
+from warehouse.estimates import latest_run, monthly_estimates
 from warehouse.releases import latest_release
 
 FAST_LIMITS = RateLimitConfig(search_limit=30, search_window=1.0, core_limit=5000, core_window=60.0)
@@ -67,6 +68,13 @@ def test_pipeline_stores_every_repository_with_one_label(
     released = monthly_series(con, include_other=True, release=result.release.id)
     last = released.filter(released["month"] == released["month"].max())
     assert int(last["cumulative_repos"].sum()) == len(snapshot)
+    # the estimated counts follow the classification, for the model that labelled
+    run = latest_run(con)
+    assert run is not None and run.model_version == result.classify.model_version
+    estimates = monthly_estimates(con)
+    final = estimates.filter(estimates["month"] == estimates["month"].max())
+    assert final["estimate"].sum() == pytest.approx(len(snapshot))
+    assert (final["lo"] <= final["estimate"]).all() and (final["estimate"] <= final["hi"]).all()
 
 
 def test_rerun_appends_observations_and_labels_only_what_changed(

@@ -45,6 +45,12 @@ FROZEN: dict[str, str] = {
         FROM repositories r JOIN current_labels l ON l.repo_id = r.id
         WHERE r.status = 'active'
     """,
+    # the newest estimated counts (warehouse/estimates.py), read back by monthly_estimates(release=)
+    "count_estimates": """
+        SELECT * FROM count_estimates WHERE model_version = (
+            SELECT model_version FROM count_estimate_runs ORDER BY computed_at DESC LIMIT 1
+        )
+    """,
 }
 
 RELEASE_ID = re.compile(r"^\d{4}-\d{2}-\d{2}\.[1-9]\d*$")

@@ -344,6 +344,69 @@ INSERT INTO current_labels
 """
 
 
+# Estimated true counts per creation month and category (classifier/quantify.py), with their 90%
+# interval, one set per model version (recomputed after each classification run), and the sets
+# frozen into releases. ``estimate`` is the month's new repositories, ``cumulative_*`` the running
+# total; both are estimates of the truth, beside the labelled counts of ``monthly_counts``.
+_COUNT_ESTIMATES = """
+CREATE TABLE count_estimate_runs (
+    model_version    VARCHAR PRIMARY KEY,
+    method           VARCHAR NOT NULL,
+    computed_at      TIMESTAMP NOT NULL,
+    repos            INTEGER NOT NULL,
+    human_confirmed  INTEGER NOT NULL,
+    validation_rows  INTEGER NOT NULL,
+    interval_level   DOUBLE NOT NULL,
+    replicates       INTEGER NOT NULL
+);
+
+CREATE TABLE count_estimates (
+    model_version       VARCHAR NOT NULL,
+    month               DATE NOT NULL,
+    layer               VARCHAR NOT NULL,
+    category            VARCHAR NOT NULL,
+    estimate            DOUBLE NOT NULL,
+    lo                  DOUBLE NOT NULL,
+    hi                  DOUBLE NOT NULL,
+    cumulative_estimate DOUBLE NOT NULL,
+    cumulative_lo       DOUBLE NOT NULL,
+    cumulative_hi       DOUBLE NOT NULL,
+    method              VARCHAR NOT NULL,
+    computed_at         TIMESTAMP NOT NULL,
+    PRIMARY KEY (model_version, month, category)
+);
+
+-- Each active repository's probability of every category under the model version of the newest
+-- estimates (``categories`` names the columns of ``probabilities``), and how much confirming its
+-- label would improve the counts (``review_score``): the review queue reads it.
+CREATE TABLE repo_probabilities (
+    repo_id         BIGINT PRIMARY KEY,
+    model_version   VARCHAR NOT NULL,
+    categories      VARCHAR[] NOT NULL,
+    probabilities   DOUBLE[] NOT NULL,
+    review_score    DOUBLE NOT NULL,
+    computed_at     TIMESTAMP NOT NULL
+);
+
+CREATE TABLE release_count_estimates (
+    release_id          VARCHAR NOT NULL,
+    model_version       VARCHAR NOT NULL,
+    month               DATE NOT NULL,
+    layer               VARCHAR NOT NULL,
+    category            VARCHAR NOT NULL,
+    estimate            DOUBLE NOT NULL,
+    lo                  DOUBLE NOT NULL,
+    hi                  DOUBLE NOT NULL,
+    cumulative_estimate DOUBLE NOT NULL,
+    cumulative_lo       DOUBLE NOT NULL,
+    cumulative_hi       DOUBLE NOT NULL,
+    method              VARCHAR NOT NULL,
+    computed_at         TIMESTAMP NOT NULL,
+    PRIMARY KEY (release_id, month, category)
+);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", _CORE_TABLES),
     Migration(2, "label and count views", _LABEL_VIEWS),
@@ -362,6 +425,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(6, "analytics tables", _ANALYTICS_TABLES),
     Migration(7, "releases", _RELEASES_TABLE),
+    Migration(8, "estimated counts with intervals", _COUNT_ESTIMATES),
     Migration(9, "job run history", _JOB_RUNS),
     Migration(11, "current labels as a table kept on label writes", _CURRENT_LABELS_TABLE),
 )

@@ -21,6 +21,7 @@ from api.figures import (
     release_headers,
 )
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
+from api.routes.estimates import ESTIMATE_CSV_COLUMNS, estimated_columns, estimated_counts
 from api.schemas import (
     CategoryCount,
     LayerCount,
@@ -30,6 +31,7 @@ from api.schemas import (
 )
 from warehouse.analytics import monthly_series, unknown_crossing
 from warehouse.counts import category_summary
+from warehouse.estimates import human_confirmed
 
 router = APIRouter(prefix="/v1", tags=["counts"])
 
@@ -83,8 +85,21 @@ def get_monthly_counts(
         Query(description="Categories to keep: repeat the parameter or separate by commas."),
     ] = None,
     include_other: Annotated[bool, Query(description="Count non-AI repositories too.")] = False,
+    estimate: Annotated[
+        bool,
+        Query(
+            description="Add `estimated`: the true counts estimated from the labels and the "
+            "classifier's measured confusion, with method and 90% interval (per category by "
+            "creation month: needs `by=category&basis=created`)."
+        ),
+    ] = False,
 ) -> MonthlySeries | Response:
     start, end = _range(start, end, old_start, old_end)
+    if estimate and (by != "category" or basis != "created"):
+        raise InvalidParameterError(
+            "estimate", "true", "estimates exist per category by creation month: "
+            "use by=category&basis=created"
+        )
     filters: dict[str, Any] = {
         "layers": checked_layers(layer),
         "categories": checked_categories(category),
@@ -96,10 +111,22 @@ def get_monthly_counts(
     )
     unknown = unknown_crossing(cursor, **filters)
     rows = month_rows(frame)
+    estimated = (
+        estimated_counts(
+            cursor, release=source.release, layers=filters["layers"],
+            categories=filters["categories"], start=start, end=end,
+            include_other=include_other, cumulative=cumulative,
+        )
+        if estimate else None
+    )  # fmt: skip
     if fmt == "csv":
         columns = [c for c in SeriesPoint.model_fields if cumulative or c != "cumulative_repos"]
+        columns += list(ESTIMATE_CSV_COLUMNS) if estimate else []
         headers = {**release_headers(source), "X-Stackatlas-Unknown-Crossing": str(unknown)}
-        return csv_response(rows, columns, filename="monthly_counts.csv", headers=headers)
+        return csv_response(
+            estimated_columns(rows, estimated), columns, filename="monthly_counts.csv",
+            headers=headers,
+        )
     return MonthlySeries(
         release=source.release,
         data_date=source.data_date,
@@ -108,6 +135,8 @@ def get_monthly_counts(
         cumulative=cumulative,
         unknown_crossing=unknown,
         items=[SeriesPoint.model_validate(row) for row in rows],
+        human_confirmed=human_confirmed(cursor),
+        estimated=estimated,
     )
 
 
@@ -134,4 +163,5 @@ def get_summary(cursor: CursorDep) -> Summary:
     ]
     layers.sort(key=lambda item: _layer_order(item.layer))
     ai_total = frame.filter(~pl.col("category").is_in(list(NOT_AI)))["repos"].sum()
-    return Summary(total=int(frame["repos"].sum()), ai_total=int(ai_total), layers=layers)
+    return Summary(total=int(frame["repos"].sum()), ai_total=int(ai_total), layers=layers,
+                   human_confirmed=human_confirmed(cursor))

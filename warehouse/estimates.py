@@ -1,0 +1,194 @@
+"""Estimated true counts per creation month and category, with their 90% interval.
+
+``classifier/quantify.py`` computes them after each classification run; they are kept one set per
+model version (a later computation for the same version replaces it); a release freezes the
+newest set (``warehouse.releases.FROZEN``). The labelled counts stay beside them: an estimate
+corrects the classifier's known confusions, a labelled count is what the labels say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from warehouse.db import fetch_dicts, fetch_frame
+
+VALUE_COLUMNS = (
+    "estimate", "lo", "hi", "cumulative_estimate", "cumulative_lo", "cumulative_hi",
+)  # fmt: skip
+KEY_COLUMNS = ("model_version", "month", "layer", "category")
+STORED_COLUMNS = (*KEY_COLUMNS, *VALUE_COLUMNS, "method", "computed_at")
+_SCHEMA: dict[str, Any] = {
+    "model_version": pl.String, "month": pl.Date, "layer": pl.String, "category": pl.String,
+    **dict.fromkeys(VALUE_COLUMNS, pl.Float64), "method": pl.String,
+    "computed_at": pl.Datetime("us"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EstimateRun:
+    """One computation of the estimates: for which model, how, and on what evidence."""
+
+    model_version: str
+    method: str
+    computed_at: datetime
+    repos: int
+    human_confirmed: int
+    validation_rows: int
+    interval_level: float
+    replicates: int
+
+
+def save_estimates(con: duckdb.DuckDBPyConnection, run: EstimateRun,
+                   rows: pl.DataFrame) -> int:
+    """Store ``rows`` (month, layer, category and the value columns) as the estimates of
+    ``run.model_version``, replacing an earlier set of that version, in one transaction."""
+    frame = rows.with_columns(  # noqa: F841 (read by DuckDB below)
+        pl.lit(run.model_version).alias("model_version"), pl.lit(run.method).alias("method"),
+        pl.lit(run.computed_at).alias("computed_at"),
+    ).select(STORED_COLUMNS).cast(_SCHEMA)
+    columns = ", ".join(STORED_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM count_estimates WHERE model_version = ?", [run.model_version])
+        con.execute("DELETE FROM count_estimate_runs WHERE model_version = ?",
+                    [run.model_version])
+        con.execute(f"INSERT INTO count_estimates ({columns}) SELECT {columns} FROM frame")
+        values = asdict(run)
+        con.execute(
+            f"INSERT INTO count_estimate_runs ({', '.join(values)}) "
+            f"VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    return rows.height
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> EstimateRun | None:
+    """The newest computation of the estimates, None before the first."""
+    rows = fetch_dicts(con, "SELECT * FROM count_estimate_runs ORDER BY computed_at DESC LIMIT 1")
+    return EstimateRun(**rows[0]) if rows else None  # type: ignore[arg-type]
+
+
+def estimate_run(con: duckdb.DuckDBPyConnection, model_version: str) -> EstimateRun | None:
+    rows = fetch_dicts(con, "SELECT * FROM count_estimate_runs WHERE model_version = ?",
+                       [model_version])
+    return EstimateRun(**rows[0]) if rows else None  # type: ignore[arg-type]
+
+
+def monthly_estimates(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    release: str | int | None = None,
+    model_version: str | None = None,
+    cumulative: bool = True,
+    layer: str | None = None,
+    category: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pl.DataFrame:
+    """Estimated counts per month and category: columns month, layer, category, estimate, lo,
+    hi, method, model_version, computed_at.
+
+    ``cumulative``: estimate/lo/hi are running totals (else the month's new repositories).
+    ``release``: the set frozen into that release; None: the newest set (or ``model_version``'s).
+    Empty when nothing was estimated yet.
+    """
+    prefix = "cumulative_" if cumulative else ""
+    clauses, params = _filters(layer=layer, category=category, start=start, end=end)
+    if release is not None:
+        table = "release_count_estimates"
+        clauses.append("release_id = $release")
+        params["release"] = str(release)
+    else:
+        table = "count_estimates"
+        clauses.append("model_version = $version")
+        params["version"] = model_version or _newest_version(con) or ""
+    query = f"""
+        SELECT month, layer, category, {prefix}estimate AS estimate, {prefix}lo AS lo,
+               {prefix}hi AS hi, method, model_version, computed_at
+        FROM {table} WHERE {" AND ".join(clauses)} ORDER BY month, layer, category
+    """
+    return fetch_frame(con, query, params)
+
+
+def _filters(**values: object) -> tuple[list[str], dict[str, object]]:
+    operators = {"layer": "=", "category": "=", "start": ">=", "end": "<="}
+    columns = {"start": "month", "end": "month"}
+    clauses, params = [], {}
+    for name, value in values.items():
+        if value is not None:
+            clauses.append(f"{columns.get(name, name)} {operators[name]} ${name}")
+            params[name] = value
+    return clauses, params
+
+
+def _newest_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    run = latest_run(con)
+    return run.model_version if run else None
+
+
+def human_confirmed(con: duckdb.DuckDBPyConnection) -> int:
+    """Active repositories whose label in force was given (or confirmed) by a person."""
+    rows = con.execute(
+        "SELECT count(*) FROM labelled_repositories WHERE status = 'active' AND method = 'human'"
+    ).fetchall()
+    return int(rows[0][0])
+
+
+_PROBABILITY_SCHEMA: dict[str, Any] = {
+    "repo_id": pl.Int64, "model_version": pl.String, "categories": pl.List(pl.String),
+    "probabilities": pl.List(pl.Float64), "review_score": pl.Float64,
+    "computed_at": pl.Datetime("us"),
+}  # fmt: skip
+
+
+def save_probabilities(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
+    """Replace every stored per-repository probability row by ``rows`` (repo_id, model_version,
+    categories, probabilities, review_score, computed_at)."""
+    frame = rows.select(list(_PROBABILITY_SCHEMA)).cast(_PROBABILITY_SCHEMA)  # noqa: F841
+    columns = ", ".join(_PROBABILITY_SCHEMA)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM repo_probabilities")
+        con.execute(f"INSERT INTO repo_probabilities ({columns}) SELECT {columns} FROM frame")
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        raise
+    return rows.height
+
+
+_QUEUE = """
+    SELECT r.id AS repo_id, r.full_name, r.description, r.language, r.topics, r.stars,
+           r.created_at, r.category, r.layer, r.subcategory, r.confidence, r.method,
+           r.rationale, r.model_version, p.categories, p.probabilities, p.review_score
+    FROM repo_probabilities p JOIN labelled_repositories r ON r.id = p.repo_id
+    WHERE r.status = 'active' AND r.method IS DISTINCT FROM 'human' {extra}
+    ORDER BY p.review_score DESC, r.stars DESC NULLS LAST, r.id
+"""
+
+
+def review_queue(con: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0,
+                 category: str | None = None) -> list[dict[str, Any]]:
+    """Repositories without a human label, the one whose confirmation helps the counts most
+    first, with their current label and their probability of each category."""
+    extra, params = ("AND r.category = $category", {"category": category}) if category else (
+        "", {})
+    query = _QUEUE.format(extra=extra) + " LIMIT $limit OFFSET $offset"
+    return fetch_dicts(con, query, {**params, "limit": limit, "offset": offset})
+
+
+def review_queue_size(con: duckdb.DuckDBPyConnection, category: str | None = None) -> int:
+    extra, params = ("AND r.category = $category", {"category": category}) if category else (
+        "", {})
+    query = f"SELECT count(*) FROM ({_QUEUE.format(extra=extra)})"
+    rows = (con.execute(query, params) if params else con.execute(query)).fetchall()
+    return int(rows[0][0])

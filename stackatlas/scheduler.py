@@ -130,11 +130,13 @@ def readme_step(
 def classify_step(
     con: duckdb.DuckDBPyConnection, settings: Settings, stop: threading.Event
 ) -> dict[str, Any]:
-    from classifier.service import classify_repositories
+    from classifier.service import classify_repositories, refresh_estimates
 
     result = classify_repositories(con, settings)
+    estimates = refresh_estimates(con, settings)
     return {"candidates": result.candidates, "labelled": result.labelled,
-            "llm_requests": result.llm_requests, **result.by_method}
+            "llm_requests": result.llm_requests, **result.by_method,
+            "estimate_method": estimates.method if estimates else None}
 
 
 def release_step(

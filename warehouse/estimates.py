@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 
 from warehouse.db import fetch_dicts, fetch_frame
+from warehouse.releases import frozen_source
 
 VALUE_COLUMNS = (
     "estimate", "lo", "hi", "cumulative_estimate", "cumulative_lo", "cumulative_hi",
@@ -135,11 +136,18 @@ def _newest_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return run.model_version if run else None
 
 
-def human_confirmed(con: duckdb.DuckDBPyConnection) -> int:
-    """Active repositories whose label in force was given (or confirmed) by a person."""
-    rows = con.execute(
-        "SELECT count(*) FROM labelled_repositories WHERE status = 'active' AND method = 'human'"
-    ).fetchall()
+def human_confirmed(con: duckdb.DuckDBPyConnection, release: str | None = None) -> int:
+    """Active repositories whose label in force was given (or confirmed) by a person: now, or in
+    the labels frozen into ``release``."""
+    if release is None:
+        query, params = (
+            "SELECT count(*) FROM labelled_repositories "
+            "WHERE status = 'active' AND method = 'human'", []
+        )
+    else:
+        source, named = frozen_source(con, "labels", release)
+        query, params = f"SELECT count(*) FROM {source} WHERE method = 'human'", named
+    rows = con.execute(query, params).fetchall()
     return int(rows[0][0])
 
 

@@ -135,7 +135,7 @@ def get_monthly_counts(
         cumulative=cumulative,
         unknown_crossing=unknown,
         items=[SeriesPoint.model_validate(row) for row in rows],
-        human_confirmed=human_confirmed(cursor),
+        human_confirmed=human_confirmed(cursor, source.release),
         estimated=estimated,
     )
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import CursorDep, checked_category, checked_layer
+from api.errors import error_responses
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.schemas import EstimatedCounts, EstimatedMonth
 from stackatlas.errors import NotFoundError
@@ -49,14 +50,14 @@ def estimated_counts(
     return EstimatedCounts(
         method=run.method, model_version=run.model_version, computed_at=run.computed_at,
         interval_level=run.interval_level, cumulative=cumulative,
-        human_confirmed=human_confirmed(cursor), items=rows,
+        human_confirmed=human_confirmed(cursor, release), items=rows,
     )
 
 
 @router.get(
     "/counts/estimated",
     response_model=EstimatedCounts,
-    responses=CSV_RESPONSE,
+    responses={**CSV_RESPONSE, **error_responses(404, 422)},
     summary="Estimated true repositories per creation month, with a 90% interval",
 )
 def get_estimated_counts(

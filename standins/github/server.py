@@ -26,8 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import standins.github.content as content
 from stackatlas.errors import SnapshotError
-from standins.github import content
 from standins.github.faults import (
     EXHAUSTED,
     INCOMPLETE,

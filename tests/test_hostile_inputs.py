@@ -9,6 +9,7 @@ UTF-8, lone surrogates) goes into every query parameter, path parameter and head
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 
 from api.app import create_app
+from stackatlas.scheduler import JobRunner, Service
 from stackatlas.settings import Settings
 from tests.factories import seed_sample
+from tests.test_scheduler import Steps
 from warehouse.db import connect
 
 API_KEY = "hostile-test-key-0042"
@@ -68,7 +71,9 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     settings = Settings(  # type: ignore[call-arg]
         db=path, api_key=SecretStr(API_KEY), ready_max_age_hours=0
     )
-    yield create_app(settings, connection=con)
+    # a scheduler over fake job steps, so that POST /v1/runs answers as on a serving server
+    runner = JobRunner(con, settings, steps=Steps().mapping(), writer=threading.Lock())
+    yield create_app(settings, connection=con, jobs=Service(runner, settings))
     con.close()
 
 

@@ -245,6 +245,7 @@ def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
                                minlength=len(quantify.CATEGORIES))
         counts.print_counts("5-fold CV on labels_dev.tsv, trained on both dev files and the "
                             "seeds", folds, baseline)
+    seeds = without_overlap(seeds, dev)
     shipped = train_model(seeds)
     validation = quantify.cross_validate(seeds)
     shipped_fold = counts.count_fold(shipped, seeds, dev, validation)

@@ -105,20 +105,15 @@ def random_order(seed: int = 0) -> Order:
 def simulate_review(population: Sequence[LabeledRepo], seeds: Sequence[LabeledRepo],
                     shipped: TrainedModel, seed_validation: quantify.Validation,
                     order: Order) -> list[tuple[int, float, float, float, float]]:
-    """Confirm repositories in ``order`` (the population's labels answer), retrain on seeds plus
-    the answers after each batch and re-estimate. Returns (confirmations, estimated mean/worst,
-    labelled mean/worst) per step of REVIEW_STEPS (per 1,000 repositories).
-
-    The measured confusion after a batch: the seeds' cross-validation plus each answered
-    repository with the probabilities it had when it was asked (from a model that had not seen
-    its answer) — the product cross-validates seeds and overrides instead, which costs five
-    trainings per step.
-    """
+    """Confirm repositories in ``order`` (the population's labels answer) and do what the
+    product does after each batch: retrain on seeds plus the answers (human overrides),
+    cross-validate that training set for the measured confusion, re-estimate. Returns
+    (confirmations, estimated mean/worst, labelled mean/worst) per step of REVIEW_STEPS (per
+    1,000 repositories)."""
     texts = [label.as_text() for label in population]
     true = quantify.category_index([label.category for label in population])
     gold = np.bincount(true, minlength=len(quantify.CATEGORIES))
     confirmed = np.full(len(population), -1)
-    asked_with = np.zeros((len(population), len(quantify.CATEGORIES)))
     model, validation = shipped, seed_validation
     probabilities = model.probabilities(texts)
     results = []
@@ -128,10 +123,9 @@ def simulate_review(population: Sequence[LabeledRepo], seeds: Sequence[LabeledRe
         if missing > 0:
             batch = order(probabilities, confirmed, validation, missing)
             confirmed[batch] = true[batch]
-            asked_with[batch] = probabilities[batch]
-            model = _retrain(seeds, population, confirmed)
+            training = _with_overrides(seeds, population, confirmed)
+            model, validation = train_model(training), quantify.cross_validate(training)
             probabilities = model.probabilities(texts)
-            validation = _with_answers(seed_validation, true, asked_with, confirmed)
         estimated = quantify.estimate_counts(quantify.COUNT_METHOD, probabilities, validation,
                                              confirmed)
         labelled = _labelled_counts(model, texts, confirmed)
@@ -139,26 +133,13 @@ def simulate_review(population: Sequence[LabeledRepo], seeds: Sequence[LabeledRe
     return results
 
 
-def _retrain(seeds: Sequence[LabeledRepo], population: Sequence[LabeledRepo],
-             confirmed: np.ndarray) -> TrainedModel:
+def _with_overrides(seeds: Sequence[LabeledRepo], population: Sequence[LabeledRepo],
+                    confirmed: np.ndarray) -> list[LabeledRepo]:
+    """The product's training set after a review: the seeds, each answer a human override."""
     answered = [population[i] for i in np.flatnonzero(confirmed >= 0)]
     names = {label.full_name.lower() for label in answered}
     kept = [label for label in seeds if label.full_name.lower() not in names]
-    overrides = [replace(label, source="human-override") for label in answered]
-    return train_model(kept + overrides)
-
-
-def _with_answers(seed_validation: quantify.Validation, true: np.ndarray,
-                  asked_with: np.ndarray, confirmed: np.ndarray) -> quantify.Validation:
-    rows = np.flatnonzero(confirmed >= 0)
-    teaching = (seed_validation.teaching if seed_validation.teaching is not None
-                else np.ones(len(seed_validation.true), dtype=bool))
-    return quantify.Validation(
-        np.concatenate([seed_validation.true, true[rows]]),
-        np.vstack([seed_validation.probabilities, asked_with[rows]]),
-        seed_validation.training_prior,
-        np.concatenate([teaching, np.ones(len(rows), dtype=bool)]),  # answers teach only
-    )
+    return kept + [replace(label, source="human-override") for label in answered]
 
 
 def _labelled_counts(model: TrainedModel, texts: Sequence, confirmed: np.ndarray) -> np.ndarray:

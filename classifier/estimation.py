@@ -41,7 +41,7 @@ from warehouse.estimates import EstimateRun, save_estimates, save_probabilities
 
 log = logging.getLogger(__name__)
 
-VALIDATION_FILE = "validation.joblib"
+VALIDATION_FILE = "validation-2.joblib"  # 2: sources that measure (cpcc)
 # Cross-validating a model costs a few trainings: keep each model version's result in memory too.
 _VALIDATIONS: dict[str, Validation] = {}
 

@@ -92,11 +92,11 @@ def test_estimates_are_stored_per_model_version(
 ) -> None:
     model, validation = small_model
     run = store(warehouse, model, validation)
-    assert (run.model_version, run.method, run.repos) == (model.version, "acc", 8)
+    assert (run.model_version, run.method, run.repos) == (model.version, "cpcc", 8)
     frame = monthly_estimates(warehouse)
     months = sorted(set(frame["month"].to_list()))
     assert months == [date(2023, m, 1) for m in (1, 2, 3, 4)]  # February filled in
-    assert set(frame["method"].to_list()) == {"acc"}
+    assert set(frame["method"].to_list()) == {"cpcc"}
     last = frame.filter(pl.col("month") == date(2023, 4, 1))
     assert last["estimate"].sum() == pytest.approx(8.0)  # every repository, cumulatively
     assert (frame["lo"] <= frame["estimate"] + 1e-9).all()
@@ -173,7 +173,7 @@ def test_monthly_counts_with_estimate_true(client: TestClient) -> None:
     body = client.get("/v1/counts/monthly?estimate=true&category=infrastructure").json()
     assert body["items"] and all(i["category"] == "infrastructure" for i in body["items"])
     estimated = body["estimated"]
-    assert estimated["method"] == "acc" and estimated["interval_level"] == 0.9
+    assert estimated["method"] == "cpcc" and estimated["interval_level"] == 0.9
     assert estimated["cumulative"] is True and estimated["model_version"]
     items = estimated["items"]
     assert [i["month"] for i in items] == ["2023-01", "2023-02", "2023-03", "2023-04"]

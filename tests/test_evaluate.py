@@ -212,7 +212,7 @@ def test_eval_json_reports_gold_labelled_and_estimated_counts(tmp_path: Path) ->
     assert sum(c["labelled"] for c in counts.values()) == len(gold_rows)
     assert sum(c["estimated"] for c in counts.values()) == pytest.approx(len(gold_rows))
     assert all(c["lo"] <= c["estimated"] <= c["hi"] for c in counts.values())
-    assert report["count_method"] == "acc"
+    assert report["count_method"] == "cpcc"
     errors = [abs(counts[c]["estimated"] - counts[c]["gold"]) / counts[c]["gold"]
               for c in AI_CATEGORIES]
     assert report["count_error_mean"] == pytest.approx(sum(errors) / 5)

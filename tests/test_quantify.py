@@ -13,6 +13,7 @@ import pytest
 from classifier.quantify import (
     CATEGORIES,
     METHODS,
+    MIN_CALIBRATION_ROWS,
     Validation,
     adjust_to,
     count_error,
@@ -133,3 +134,81 @@ def test_prior_adjustment_keeps_rows_summing_to_one() -> None:
                          np.maximum(TRAINING, 1e-6))
     assert np.allclose(adjusted.sum(axis=1), 1.0)
     assert adjusted[:, 0].mean() > probabilities[:, 0].mean()  # moved towards the larger share
+
+
+def miscalibrated(shares: np.ndarray, size: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier that over-calls the third category: its log-probability raised by 1."""
+    true, probabilities = population(shares, size, rng)
+    probabilities[:, 2] *= np.e
+    probabilities[:, :USED] /= probabilities[:, :USED].sum(axis=1, keepdims=True)
+    return true, probabilities
+
+
+def test_calibrated_counts_correct_a_classifier_that_over_calls_a_category() -> None:
+    rng = np.random.default_rng(6)
+    mix = np.array([0.5, 0.3, 0.2])
+    measured_true, measured_probabilities = miscalibrated(mix, 3000, rng)
+    measured = Validation(measured_true, measured_probabilities, TRAINING)
+    true, probabilities = miscalibrated(mix, 3000, rng)
+    gold = np.bincount(true, minlength=USED)
+    pcc = estimate_counts("pcc", probabilities, measured)[:USED]
+    cpcc = estimate_counts("cpcc", probabilities, measured)[:USED]
+    assert pcc[2] > 1.3 * gold[2]  # summing the raw probabilities over-counts it
+    assert np.abs(cpcc - gold).max() < 0.06 * gold.min(), (cpcc, gold)
+    assert cpcc.sum() == pytest.approx(3000)
+
+
+def test_rule_decided_rows_keep_their_category_under_recalibration() -> None:
+    rng = np.random.default_rng(7)
+    measured_true, measured_probabilities = miscalibrated(np.array([0.5, 0.3, 0.2]), 600, rng)
+    measured = Validation(measured_true, measured_probabilities, TRAINING)
+    probabilities = np.zeros((2, len(CATEGORIES)))
+    probabilities[0, CATEGORIES.index("lists")] = 1.0
+    probabilities[1, CATEGORIES.index("other")] = 1.0
+    counts = estimate_counts("cpcc", probabilities, measured)
+    assert counts[CATEGORIES.index("lists")] == 1 and counts[CATEGORIES.index("other")] == 1
+
+
+def test_seeds_and_foreign_sources_measure_only_where_better_rows_are_missing() -> None:
+    # class 0: 30 list rows, 30 foreign, 30 seeds; class 1: 10 list rows, 25 foreign, 5 seeds;
+    # class 2: 10 seeds only
+    true = np.array([0] * 90 + [1] * 40 + [2] * 10)
+    kind = np.array(["list"] * 30 + ["foreign"] * 30 + ["seed"] * 30
+                    + ["list"] * 10 + ["foreign"] * 25 + ["seed"] * 5 + ["seed"] * 10)
+    validation = Validation(true, np.full((140, len(CATEGORIES)), 1 / len(CATEGORIES)),
+                            TRAINING, teaching=kind == "seed", foreign=kind == "foreign")
+    measuring = validation.measuring()
+    assert set(kind[measuring & (true == 0)]) == {"list"}
+    assert set(kind[measuring & (true == 1)]) == {"list", "foreign"}  # 10 list rows are too few
+    assert set(kind[measuring & (true == 2)]) == {"seed"}
+
+
+def test_recalibration_fits_sampled_labels_alone_only_when_enough_exist() -> None:
+    def kinds(sampled: int) -> set[str]:
+        kind = np.array(["list"] * sampled + ["override"] * 50 + ["seed"] * 300
+                        + ["foreign"] * 40)
+        true = np.arange(len(kind)) % USED  # AI categories only
+        validation = Validation(true, np.full((len(kind), len(CATEGORIES)), 0.1), TRAINING,
+                                teaching=kind == "seed", foreign=kind == "foreign",
+                                selected=kind == "override")
+        return set(kind[validation.calibration_rows()])
+
+    assert kinds(MIN_CALIBRATION_ROWS) == {"list", "override"}
+    assert kinds(MIN_CALIBRATION_ROWS - 1) == {"list", "override", "seed"}
+    assert kinds(0) == {"override", "seed"}
+
+
+def test_the_calibrated_interval_covers_the_true_count() -> None:
+    rng = np.random.default_rng(8)
+    mix = np.array([0.5, 0.3, 0.2])
+    covered = []
+    for trial in range(12):
+        measured_true, measured_probabilities = miscalibrated(mix, 1000, rng)
+        measured = Validation(measured_true, measured_probabilities, TRAINING)
+        true, probabilities = miscalibrated(mix, 1000, rng)
+        result = estimate_monthly("cpcc", probabilities, np.zeros(1000, dtype=int), measured,
+                                  replicates=60, seed=trial)
+        gold = np.bincount(true, minlength=USED)
+        covered += [result.lo[0, i] <= gold[i] <= result.hi[0, i] for i in range(USED)]
+    assert np.mean(covered) >= 0.8  # nominal 0.9, over 36 intervals

@@ -171,7 +171,7 @@ def with_estimates(frame: pl.DataFrame, estimates: pl.DataFrame) -> pl.DataFrame
         return frame
     values = estimates.select(
         "month", "category",
-        *(pl.col(source).alias(target) for source, target in zip(
+        *(pl.col(source).round(2).alias(target) for source, target in zip(
             ("estimate", "lo", "hi"), ESTIMATE_COLUMNS, strict=True)),
     )  # fmt: skip
     last = estimates["month"].max()

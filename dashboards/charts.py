@@ -251,9 +251,12 @@ def _estimated_stack(
             pl.when(pl.col(c) > 0).then(pl.col(c)).alias(c) for c in ESTIMATE_COLUMNS
         )
     estimated = estimated_title(data)
+    # Above the plot, in a row of its own: beside the groups' legend it would not fit a phone.
     series = alt.StrokeDash(
-        "series:N", title="count", sort=[LABELLED, estimated],
+        "series:N", sort=[LABELLED, estimated],
         scale=alt.Scale(domain=[LABELLED, estimated], range=list(SERIES_DASHES)),
+        legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=2,
+                          symbolType="stroke"),
     )  # fmt: skip
     groups, colours = _group_scale(data)
     # One legend for the lines' colour and the bands' fill, drawn as a line of full colour.

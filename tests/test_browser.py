@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import uvicorn
 
@@ -25,7 +27,9 @@ from api.app import create_app
 from stackatlas.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.population import seed_population
+from warehouse.analytics import monthly_series, refresh_analytics
 from warehouse.db import connect
+from warehouse.estimates import EstimateRun, save_estimates
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +72,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def store_estimates(con: Any) -> None:
+    """Estimates around the labelled counts (±20%), stored as an estimation run stores them:
+    the stack chart draws its band and dashed lines."""
+    refresh_analytics(con)
+    series = monthly_series(con, by="category", include_other=True)
+    value = pl.col("new_repos").cast(pl.Float64)
+    cumulative = pl.col("cumulative_repos").cast(pl.Float64)
+    rows = series.select(
+        "month", "layer", "category", value.alias("estimate"), (value * 0.8).alias("lo"),
+        (value * 1.2).alias("hi"), (cumulative * 1.05).alias("cumulative_estimate"),
+        (cumulative * 0.8).alias("cumulative_lo"), (cumulative * 1.2).alias("cumulative_hi"),
+    )  # fmt: skip
+    run = EstimateRun("browser-model", "acc", datetime(2026, 11, 2), 300, 0, 400, 0.9, 50)
+    save_estimates(con, run, rows)
+
+
 @dataclass
 class Site:
     base: str
@@ -80,6 +100,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = tmp_path_factory.mktemp("browser") / "warehouse.duckdb"
     con = connect(db)
     seed_population(con, 300)
+    store_estimates(con)
     repo = con.execute(
         "SELECT full_name FROM labelled_repositories WHERE category = 'models' "
         "ORDER BY stars DESC LIMIT 1"
@@ -203,6 +224,24 @@ def test_toggles_change_the_chart_and_the_url(browser: Any, site: Site) -> None:
     wait_drawn(page)
     assert page.is_checked("input[name=level][value=layer]")
     assert page.is_checked("input[name=yscale][value=log]")
+    assert visit.console_errors == []
+    page.context.close()
+
+
+def test_the_estimate_band_is_drawn_and_can_be_hidden(browser: Any, site: Site) -> None:
+    visit = open_page(browser, site.base + "/", LAPTOP)
+    page = visit.page
+    wait_drawn(page)
+    assert page.locator("#chart .mark-area path").count() > 0  # the shaded interval
+    legend = legend_labels(page)
+    assert "labelled" in legend and "estimated, 90% interval shaded" in legend
+    assert "app-development" in legend  # the categories keep their legend beside it
+    assert "labels human-confirmed" in page.text_content("#human-confirmed")
+    page.check("input[name=estimate][value=false]")
+    page.wait_for_function("() => location.search.includes('estimate=false')")
+    page.wait_for_function("() => document.querySelector('#chart .mark-area path') === null")
+    wait_drawn(page)
+    assert "labelled" not in legend_labels(page)
     assert visit.console_errors == []
     page.context.close()
 

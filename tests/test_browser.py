@@ -15,21 +15,19 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 import uvicorn
 
 from api.app import create_app
+from bench.synthetic import store_estimates
 from stackatlas.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.population import seed_population
-from warehouse.analytics import monthly_series, refresh_analytics
+from warehouse.analytics import refresh_analytics
 from warehouse.db import connect
-from warehouse.estimates import EstimateRun, save_estimates
 
 pytestmark = pytest.mark.slow
 
@@ -72,22 +70,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def store_estimates(con: Any) -> None:
-    """Estimates around the labelled counts (±20%), stored as an estimation run stores them:
-    the stack chart draws its band and dashed lines."""
-    refresh_analytics(con)
-    series = monthly_series(con, by="category", include_other=True)
-    value = pl.col("new_repos").cast(pl.Float64)
-    cumulative = pl.col("cumulative_repos").cast(pl.Float64)
-    rows = series.select(
-        "month", "layer", "category", value.alias("estimate"), (value * 0.8).alias("lo"),
-        (value * 1.2).alias("hi"), (cumulative * 1.05).alias("cumulative_estimate"),
-        (cumulative * 0.8).alias("cumulative_lo"), (cumulative * 1.2).alias("cumulative_hi"),
-    )  # fmt: skip
-    run = EstimateRun("browser-model", "acc", datetime(2026, 11, 2), 300, 0, 400, 0.9, 50)
-    save_estimates(con, run, rows)
-
-
 @dataclass
 class Site:
     base: str
@@ -100,7 +82,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = tmp_path_factory.mktemp("browser") / "warehouse.duckdb"
     con = connect(db)
     seed_population(con, 300)
-    store_estimates(con)
+    refresh_analytics(con)
+    store_estimates(con)  # the stack chart draws its estimate band
     repo = con.execute(
         "SELECT full_name FROM labelled_repositories WHERE category = 'models' "
         "ORDER BY stars DESC LIMIT 1"

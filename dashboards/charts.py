@@ -261,35 +261,34 @@ def _estimated_stack(
     groups, colours = _group_scale(data)
     # One legend for the lines' colour and the bands' fill, drawn as a line of full colour.
     legend = _group_legend(symbolType="stroke", symbolOpacity=1)
-    title = LEVEL_TITLES[data.params.level]
-    colour = alt.Color("group:N", title=title, sort=groups, legend=legend, scale=colours)
-    base = alt.Chart(_drawn(frame, "new_repos", "cumulative_repos", *ESTIMATE_COLUMNS)).encode(
-        x=_month_axis(data), tooltip=_tooltips(*_stack_tooltips(estimated=True)),
-    )  # fmt: skip
-    band = base.mark_area().encode(
-        fill=alt.Fill("group:N", title=title, sort=groups, legend=legend, scale=colours),
+    colour = alt.Color("group:N", title=LEVEL_TITLES[data.params.level], sort=groups,
+                       legend=legend, scale=colours)  # fmt: skip
+    band = alt.Chart().mark_area().encode(
         y=alt.Y(f"{ESTIMATE_COLUMNS[1]}:Q", title=CUMULATIVE_TITLE, scale=y_scale),
         y2=alt.Y2(f"{ESTIMATE_COLUMNS[2]}:Q"),
         opacity=alt.when(isolate).then(alt.value(BAND_OPACITY)).otherwise(alt.value(0.03)),
     )
-    dashed = base.mark_line(strokeWidth=1.6).encode(
-        color=colour,
+    dashed = alt.Chart().mark_line(strokeWidth=1.6).encode(
         y=alt.Y(f"{ESTIMATE_COLUMNS[0]}:Q", title=CUMULATIVE_TITLE, scale=y_scale),
         strokeDash=series,
         opacity=alt.when(isolate).then(alt.value(1)).otherwise(alt.value(0.12)),
     ).transform_calculate(series=json.dumps(estimated))
     solid = (
-        base.mark_line(strokeWidth=2.2, point=frame["month"].n_unique() < 3)
+        alt.Chart()
+        .mark_line(strokeWidth=2.2, point=frame["month"].n_unique() < 3)
         .encode(
             y=alt.Y("cumulative_repos:Q", title=CUMULATIVE_TITLE, scale=y_scale),
-            color=colour,
             strokeDash=series,
             opacity=alt.when(isolate).then(alt.value(1)).otherwise(alt.value(0.12)),
         )
         .transform_calculate(series=json.dumps(LABELLED))
         .add_params(isolate)
     )
-    return alt.layer(band, dashed, solid)
+    # What the layers share (data, x, colour, tooltips) is stated once, on the layer.
+    return alt.layer(
+        band, dashed, solid, data=_drawn(frame, "new_repos", "cumulative_repos", *ESTIMATE_COLUMNS)
+    ).encode(x=_month_axis(data), color=colour,
+             tooltip=_tooltips(*_stack_tooltips(estimated=True)))  # fmt: skip
 
 
 def _share_chart(data: ChartData) -> AnyChart:

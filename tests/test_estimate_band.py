@@ -96,6 +96,14 @@ def layers_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def parent_of(spec: dict[str, Any], view: dict[str, Any]) -> dict[str, Any]:
+    """The layer holding ``view`` (its shared encodings apply to ``view``)."""
+    if any(child is view for child in spec.get("layer", [])):
+        return spec
+    return next(parent_of(child, view) for child in spec.get("layer", [])
+                if "layer" in child)  # fmt: skip
+
+
 def mark_type(view: dict[str, Any]) -> str:
     mark = view.get("mark")
     return mark["type"] if isinstance(mark, dict) else str(mark)
@@ -130,7 +138,9 @@ def test_band_dashed_estimate_and_solid_labelled_lines(estimated: duckdb.DuckDBP
     assert len(areas) == 1
     band = areas[0]["encoding"]
     assert (band["y"]["field"], band["y2"]["field"]) == ESTIMATE_COLUMNS[1:]
-    assert band["fill"]["field"] == "group"
+    shared = parent_of(spec, areas[0])["encoding"]
+    assert shared["color"]["field"] == "group"  # band and lines coloured per group alike
+    assert shared["color"]["legend"]["symbolType"] == "stroke"  # legend: lines, not fills
     assert band["opacity"]["condition"][0]["value"] < 0.5  # shaded, not opaque
     lines = {v["encoding"]["y"]["field"]: v for v in views if mark_type(v) == "line"}
     assert set(lines) == {"cumulative_repos", ESTIMATE_COLUMNS[0]}
@@ -355,3 +365,18 @@ def test_report_without_estimates_says_so(
     assert "0 of 5 labels human-confirmed" in markdown
     header = (tmp_path / "data" / "chart-stack-category.csv").read_text().splitlines()[0]
     assert "estimated" not in header
+
+
+def test_band_beside_landmarks_on_a_long_series(con: duckdb.DuckDBPyConnection) -> None:
+    from bench.synthetic import store_estimates
+    from tests.population import seed_population
+
+    seed_population(con, 200)
+    refresh_analytics(con)
+    store_estimates(con)
+    chart = build_chart(load_chart(con, "stack", ChartParams(), 500))
+    spec = chart.to_dict(validate=True)
+    marks = [mark_type(v) for v in layers_of(spec)]
+    assert marks.count("area") == 1 and "rule" in marks and "ChatGPT" in json.dumps(spec)
+    assert len(spec["datasets"]) == 1  # the rows once, shared by the layers
+    assert "mark-area" in chart_svg(chart)

@@ -11,6 +11,7 @@ tells the lines apart), and lets a click on a legend entry isolate that group.
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,14 @@ import altair as alt
 import polars as pl
 import vl_convert
 
-from dashboards.data import ESTIMATE_COLUMNS, ChartData, group_order
+from dashboards.data import (
+    ESTIMATE_COLUMNS,
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
+    ChartData,
+    group_order,
+    interval_text,
+)
 from dashboards.params import CHART_TITLES
 
 # The Vega-Lite version the Altair schema is written for ("v6.4.1" → "6.4"), when vl-convert has it.
@@ -54,6 +62,7 @@ CUMULATIVE_TITLE = "repositories (cumulative)"
 EXPORT_WIDTH = 800
 EXPORT_HEIGHT = 420
 PAGE_HEIGHT = 380
+SUBTITLE_WIDTH = 55  # characters
 LEVEL_TITLES = {"layer": "layer", "category": "category", "subcategory": "subcategory"}
 
 
@@ -87,8 +96,7 @@ def _subtitle(data: ChartData) -> list[str]:
 def estimated_title(data: ChartData) -> str:
     """The legend entry of the estimate: e.g. "estimated, 90% interval shaded"."""
     served = data.context.estimates
-    level = served.interval_level if served else None
-    return f"estimated, {level:.0%} interval shaded" if level else "estimated, interval shaded"
+    return f"estimated, {interval_text(served) if served else 'interval'} shaded"
 
 
 def _estimate_lines(data: ChartData) -> list[str]:
@@ -96,13 +104,10 @@ def _estimate_lines(data: ChartData) -> list[str]:
     served = data.context.estimates
     if not data.estimated or served is None:
         return []
-    level = f"{served.interval_level:.0%} interval" if served.interval_level else "interval"
-    return [
-        "Solid: labelled, counted from each repository's label",
-        "Dashed, shaded: estimated, corrected for the classifier's",
-        f"measured confusion, {level}, method {served.method},",
-        f"model version {served.model_version}",
-    ]
+    estimated = (f"Dashed, shaded: estimated, {ESTIMATED_MEANS}, {interval_text(served)}, "
+                 f"method {served.method}, model version {served.model_version}")  # fmt: skip
+    # Short lines: a 390 px phone shows about 55 characters of subtitle.
+    return [f"Solid: labelled, {LABELLED_MEANS}", *textwrap.wrap(estimated, SUBTITLE_WIDTH)]
 
 
 def _finish(chart: AnyChart, data: ChartData) -> AnyChart:

@@ -42,6 +42,16 @@ SOURCE = "stackatlas"
 
 _STAR_SERIES_LIMIT = 2000
 
+# How captions, pages and the report tell the two counts apart.
+LABELLED_MEANS = "counted from each repository's label"
+ESTIMATED_MEANS = "corrected for the classifier's measured confusion"
+
+
+def interval_text(served: ServedEstimates) -> str:
+    """e.g. "90% interval" (just "interval" when its level was not recorded)."""
+    return f"{served.interval_level:.0%} interval" if served.interval_level else "interval"
+
+
 # The estimate columns of a stack chart's frame (and CSV): cumulative, beside cumulative_repos.
 ESTIMATE_COLUMNS = ("estimated_cumulative", "estimated_cumulative_lo", "estimated_cumulative_hi")
 
@@ -105,11 +115,14 @@ def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> Rele
 
 
 def render_version(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
-    """Changes whenever a drawn figure may: the data, the analytics refresh, a new release."""
+    """Changes whenever a drawn figure may: the data, the analytics refresh, a new release, a
+    new estimate of the counts."""
     ensure_analytics(con)
     refreshed = fetch_dicts(con, "SELECT max(refreshed_at) AS at FROM analytics_meta")
     latest = latest_release(con)
-    return (*data_version(con), refreshed[0]["at"], latest.id if latest else None)
+    estimated = served_estimates(con)
+    return (*data_version(con), refreshed[0]["at"], latest.id if latest else None,
+            estimated.computed_at if estimated else None)  # fmt: skip
 
 
 def chart_context(

@@ -21,7 +21,13 @@ import duckdb
 import polars as pl
 
 from dashboards.charts import VEGALITE_VERSION
-from dashboards.data import ChartContext, chart_context
+from dashboards.data import (
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
+    ChartContext,
+    chart_context,
+    interval_text,
+)
 from dashboards.params import CHART_TITLES, ChartName, ChartParams
 from warehouse.analytics import movers
 from warehouse.labels import label_history
@@ -242,12 +248,10 @@ def estimate_note(context: ChartContext) -> str | None:
     served = context.estimates
     if served is None:
         return None
-    level = f"{served.interval_level:.0%} interval" if served.interval_level else "interval"
     return (
-        "Solid lines: labelled, counted from each repository's label. Dashed lines and shaded "
-        f"bands: estimated, corrected for the classifier's measured confusion ({level}, method "
-        f"{served.method}, model version {served.model_version}), drawn per category by "
-        "creation month."
+        f"Solid lines: labelled, {LABELLED_MEANS}. Dashed lines and shaded bands: estimated, "
+        f"{ESTIMATED_MEANS} ({interval_text(served)}, method {served.method}, model version "
+        f"{served.model_version}), drawn per category by creation month."
     )
 
 
@@ -438,13 +442,12 @@ def _estimate_section(context: ChartContext) -> str:
     if served is None:
         return ("<p>No estimated counts yet (they are computed after each classification "
                 "run): the charts show the labelled counts only.</p>" + tally)  # fmt: skip
-    level = f"a {served.interval_level:.0%}" if served.interval_level else "an"
     return f"""<p>Counting labels inherits the classifier's confusions: a category it often
 mistakes for another is counted too low. Beside each category's labelled count, the cumulative
 chart draws an estimate of the true count corrected for the confusion measured out of sample
 (method <code>{esc(served.method)}</code>, model version <code>{esc(served.model_version)}</code>,
-computed {esc(served.computed_at.strftime('%Y-%m-%d %H:%M'))}) with {level} interval as a shaded
-band. Human-confirmed labels count as certain. Both counts are in the API:
+computed {esc(served.computed_at.strftime('%Y-%m-%d %H:%M'))}), its {interval_text(served)} a
+shaded band. Human-confirmed labels count as certain. Both counts are in the API:
 <code>/v1/counts/monthly?estimate=true</code> and <code>/v1/counts/estimated</code>.</p>
 {tally}"""
 

@@ -31,6 +31,8 @@ import polars as pl
 from dashboards.charts import build_chart, chart_png, chart_svg
 from dashboards.data import (
     ESTIMATE_COLUMNS,
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
     SOURCE,
     ChartContext,
     ChartData,
@@ -363,10 +365,9 @@ def estimate_text(context: ChartContext) -> str:
                 f"{confirmed}.")  # fmt: skip
     level = f"{served.interval_level:.0%}" if served.interval_level else "unrecorded"
     return (f"Estimated counts: the cumulative chart by category draws, beside each labelled "
-            f"count (solid, counted from each repository's label), an estimate of the true "
-            f"count corrected for the classifier's measured confusion (dashed) with its "
-            f"interval (shaded). Estimation method: {served.method}; interval level: {level}; "
-            f"model version: {served.model_version}; computed "
+            f"count (solid, {LABELLED_MEANS}), an estimate of the true count {ESTIMATED_MEANS} "
+            f"(dashed) with its interval (shaded). Estimation method: {served.method}; "
+            f"interval level: {level}; model version: {served.model_version}; computed "
             f"{served.computed_at.strftime('%Y-%m-%d %H:%M')}. Human-confirmed labels, counted "
             f"as certain: {confirmed}. The estimate columns of data/chart-stack-category.csv "
             f"hold the drawn values.")  # fmt: skip

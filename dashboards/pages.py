@@ -440,8 +440,9 @@ def _estimate_section(context: ChartContext) -> str:
     confirmed = context.confirmed_text()
     tally = f"<p>{esc(confirmed)} (release {esc(context.release_label)}).</p>" if confirmed else ""
     if served is None:
-        return ("<p>No estimated counts yet (they are computed after each classification "
-                "run): the charts show the labelled counts only.</p>" + tally)  # fmt: skip
+        return (f"<p>No estimated counts in release {esc(context.release_label)} (they are "
+                "computed after each classification run): the charts show the labelled counts "
+                "only.</p>" + tally)  # fmt: skip
     return f"""<p>Counting labels inherits the classifier's confusions: a category it often
 mistakes for another is counted too low. Beside each category's labelled count, the cumulative
 chart draws an estimate of the true count corrected for the confusion measured out of sample

@@ -11,6 +11,7 @@ tells the lines apart), and lets a click on a legend entry isolate that group.
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,14 @@ import altair as alt
 import polars as pl
 import vl_convert
 
-from dashboards.data import ChartData, group_order
+from dashboards.data import (
+    ESTIMATE_COLUMNS,
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
+    ChartData,
+    group_order,
+    interval_text,
+)
 from dashboards.params import CHART_TITLES
 
 # The Vega-Lite version the Altair schema is written for ("v6.4.1" → "6.4"), when vl-convert has it.
@@ -45,9 +53,16 @@ LANDMARKS: tuple[tuple[date, str], ...] = (
     (date(2023, 2, 24), "LLaMA"),
 )
 
+# The stack chart's two kinds of line when estimates are drawn (a legend of their own).
+LABELLED = "labelled"
+SERIES_DASHES = ([1, 0], [6, 3])
+BAND_OPACITY = 0.16
+CUMULATIVE_TITLE = "repositories (cumulative)"
+
 EXPORT_WIDTH = 800
 EXPORT_HEIGHT = 420
 PAGE_HEIGHT = 380
+SUBTITLE_WIDTH = 55  # characters
 LEVEL_TITLES = {"layer": "layer", "category": "category", "subcategory": "subcategory"}
 
 
@@ -75,7 +90,24 @@ def _subtitle(data: ChartData) -> list[str]:
         if params.basis == "created"
         else f"counted by the month they reached {data.context.threshold:,} stars"
     )
-    return [what, how, *data.context.caption_lines()]
+    return [what, how, *_estimate_lines(data), *data.context.caption_lines()]
+
+
+def estimated_title(data: ChartData) -> str:
+    """The legend entry of the estimate: e.g. "estimated, 90% interval shaded"."""
+    served = data.context.estimates
+    return f"estimated, {interval_text(served) if served else 'interval'} shaded"
+
+
+def _estimate_lines(data: ChartData) -> list[str]:
+    """Which line is which, when the estimate is drawn beside the labelled count."""
+    served = data.context.estimates
+    if not data.estimated or served is None:
+        return []
+    estimated = (f"Dashed, shaded: estimated, {ESTIMATED_MEANS}, {interval_text(served)}, "
+                 f"method {served.method}, model version {served.model_version}")  # fmt: skip
+    # Short lines: a 390 px phone shows about 55 characters of subtitle.
+    return [f"Solid: labelled, {LABELLED_MEANS}", *textwrap.wrap(estimated, SUBTITLE_WIDTH)]
 
 
 def _finish(chart: AnyChart, data: ChartData) -> AnyChart:
@@ -95,21 +127,27 @@ def _palette(data: ChartData) -> tuple[str, ...]:
     return GREYS if data.params.theme == "grey" else OKABE_ITO
 
 
+def _group_scale(data: ChartData) -> tuple[list[str], alt.Scale]:
+    """The groups in their fixed order and their colours."""
+    groups = group_order(data.frame)
+    return groups, alt.Scale(domain=groups, range=list(_palette(data)[: len(groups)]))
+
+
+def _group_legend(**options: Any) -> alt.Legend:
+    # The taxonomy's layer "none" holds tutorials and lists: say so where a reader meets it.
+    return alt.Legend(
+        labelExpr="datum.label === 'none' ? 'none (tutorials, lists)' : datum.label", **options
+    )
+
+
 def _group_encodings(data: ChartData, *, dashes: bool) -> dict[str, Any]:
     """Colour (and dash) per group with a fixed order, plus the legend-bound isolation."""
-    groups = group_order(data.frame)
-    palette = _palette(data)
+    groups, colours = _group_scale(data)
     title = LEVEL_TITLES[data.params.level]
-    # The taxonomy's layer "none" holds tutorials and lists: say so where a reader meets it.
-    legend = alt.Legend(
-        labelExpr="datum.label === 'none' ? 'none (tutorials, lists)' : datum.label"
-    )
+    legend = _group_legend()
     encodings: dict[str, Any] = {
-        "color": alt.Color(
-            "group:N", title=title, sort=groups, legend=legend,
-            scale=alt.Scale(domain=groups, range=list(palette[: len(groups)])),
-        ),
-    }  # fmt: skip
+        "color": alt.Color("group:N", title=title, sort=groups, legend=legend, scale=colours),
+    }
     if dashes:
         encodings["strokeDash"] = alt.StrokeDash(
             "group:N", title=title, sort=groups, legend=legend,
@@ -176,23 +214,86 @@ def _stack_chart(data: ChartData) -> AnyChart:
     if log:  # a log axis has no zero: months before a group's first repository are left out
         frame = frame.filter(pl.col("cumulative_repos") > 0)
     y_scale = alt.Scale(type="log") if log else alt.Scale(type="linear", zero=True)
+    if data.estimated:
+        return _with_landmarks(_estimated_stack(data, frame, y_scale, isolate), data)
     chart = (
         alt.Chart(_drawn(frame, "new_repos", "cumulative_repos"))
         # A line of one month draws nothing: with few months every value gets a dot.
         .mark_line(strokeWidth=2.2, point=frame["month"].n_unique() < 3)
         .encode(
             x=_month_axis(data),
-            y=alt.Y("cumulative_repos:Q", title="repositories (cumulative)", scale=y_scale),
+            y=alt.Y("cumulative_repos:Q", title=CUMULATIVE_TITLE, scale=y_scale),
             opacity=alt.when(isolate).then(alt.value(1)).otherwise(alt.value(0.12)),
-            tooltip=_tooltips(
-                alt.Tooltip("new_repos:Q", title="new that month", format=","),
-                alt.Tooltip("cumulative_repos:Q", title="cumulative", format=","),
-            ),
+            tooltip=_tooltips(*_stack_tooltips()),
             **_group_encodings(data, dashes=True),
         )
         .add_params(isolate)
     )
     return _with_landmarks(chart, data)
+
+
+def _stack_tooltips(*, estimated: bool = False) -> list[alt.Tooltip]:
+    tips = [
+        alt.Tooltip("new_repos:Q", title="new that month", format=","),
+        alt.Tooltip("cumulative_repos:Q", title="cumulative, labelled", format=","),
+    ]
+    if estimated:
+        tips += [
+            alt.Tooltip(f"{ESTIMATE_COLUMNS[0]}:Q", title="cumulative, estimated", format=",.0f"),
+            alt.Tooltip(f"{ESTIMATE_COLUMNS[1]}:Q", title="interval from", format=",.0f"),
+            alt.Tooltip(f"{ESTIMATE_COLUMNS[2]}:Q", title="interval to", format=",.0f"),
+        ]
+    return tips
+
+
+def _estimated_stack(
+    data: ChartData, frame: pl.DataFrame, y_scale: alt.Scale, isolate: alt.Parameter
+) -> alt.LayerChart:
+    """Per group: the labelled cumulative count (solid), the estimate (dashed) and its interval
+    (a shaded band). Colour tells the groups apart, the dash which count a line is."""
+    if data.params.yscale == "log":  # a zero has no place on a log axis
+        frame = frame.with_columns(
+            pl.when(pl.col(c) > 0).then(pl.col(c)).alias(c) for c in ESTIMATE_COLUMNS
+        )
+    estimated = estimated_title(data)
+    # Above the plot, in a row of its own: beside the groups' legend it would not fit a phone.
+    series = alt.StrokeDash(
+        "series:N", sort=[LABELLED, estimated],
+        scale=alt.Scale(domain=[LABELLED, estimated], range=list(SERIES_DASHES)),
+        legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=2,
+                          symbolType="stroke"),
+    )  # fmt: skip
+    groups, colours = _group_scale(data)
+    # One legend for the lines' colour and the bands' fill, drawn as a line of full colour.
+    legend = _group_legend(symbolType="stroke", symbolOpacity=1)
+    colour = alt.Color("group:N", title=LEVEL_TITLES[data.params.level], sort=groups,
+                       legend=legend, scale=colours)  # fmt: skip
+    band = alt.Chart().mark_area().encode(
+        y=alt.Y(f"{ESTIMATE_COLUMNS[1]}:Q", title=CUMULATIVE_TITLE, scale=y_scale),
+        y2=alt.Y2(f"{ESTIMATE_COLUMNS[2]}:Q"),
+        opacity=alt.when(isolate).then(alt.value(BAND_OPACITY)).otherwise(alt.value(0.03)),
+    )
+    dashed = alt.Chart().mark_line(strokeWidth=1.6).encode(
+        y=alt.Y(f"{ESTIMATE_COLUMNS[0]}:Q", title=CUMULATIVE_TITLE, scale=y_scale),
+        strokeDash=series,
+        opacity=alt.when(isolate).then(alt.value(1)).otherwise(alt.value(0.12)),
+    ).transform_calculate(series=json.dumps(estimated))
+    solid = (
+        alt.Chart()
+        .mark_line(strokeWidth=2.2, point=frame["month"].n_unique() < 3)
+        .encode(
+            y=alt.Y("cumulative_repos:Q", title=CUMULATIVE_TITLE, scale=y_scale),
+            strokeDash=series,
+            opacity=alt.when(isolate).then(alt.value(1)).otherwise(alt.value(0.12)),
+        )
+        .transform_calculate(series=json.dumps(LABELLED))
+        .add_params(isolate)
+    )
+    # What the layers share (data, x, colour, tooltips) is stated once, on the layer.
+    return alt.layer(
+        band, dashed, solid, data=_drawn(frame, "new_repos", "cumulative_repos", *ESTIMATE_COLUMNS)
+    ).encode(x=_month_axis(data), color=colour,
+             tooltip=_tooltips(*_stack_tooltips(estimated=True)))  # fmt: skip
 
 
 def _share_chart(data: ChartData) -> AnyChart:

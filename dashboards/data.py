@@ -22,6 +22,13 @@ from warehouse.analytics import (
     unknown_crossing,
 )
 from warehouse.db import fetch_dicts
+from warehouse.estimates import (
+    ServedEstimates,
+    human_confirmed,
+    labels_in_force,
+    monthly_estimates,
+    served_estimates,
+)
 from warehouse.queries import data_version, latest_observations
 from warehouse.releases import Release, get_release, latest_release
 from warehouse.repos import find_repository
@@ -35,6 +42,19 @@ SOURCE = "stackatlas"
 
 _STAR_SERIES_LIMIT = 2000
 
+# How captions, pages and the report tell the two counts apart.
+LABELLED_MEANS = "counted from each repository's label"
+ESTIMATED_MEANS = "corrected for the classifier's measured confusion"
+
+
+def interval_text(served: ServedEstimates) -> str:
+    """e.g. "90% interval" (just "interval" when its level was not recorded)."""
+    return f"{served.interval_level:.0%} interval" if served.interval_level else "interval"
+
+
+# The estimate columns of a stack chart's frame (and CSV): cumulative, beside cumulative_repos.
+ESTIMATE_COLUMNS = ("estimated_cumulative", "estimated_cumulative_lo", "estimated_cumulative_hi")
+
 
 @dataclass(frozen=True)
 class ChartContext:
@@ -44,10 +64,19 @@ class ChartContext:
     data_date: date | None
     release: str | None  # None: live tables, no release published yet
     unknown_crossing: int | None = None  # crossed basis: counted repos whose month is unknown
+    estimates: ServedEstimates | None = None  # the estimated counts of that release, if any
+    human_confirmed: int | None = None  # labels a person gave or confirmed
+    labels: int | None = None  # labels in force (None: not stated, e.g. a repository's stars)
 
     @property
     def release_label(self) -> str:
         return self.release or "live (unreleased)"
+
+    def confirmed_text(self) -> str | None:
+        """e.g. "12 of 1,034 labels human-confirmed"; None when not stated."""
+        if self.labels is None or self.human_confirmed is None:
+            return None
+        return f"{self.human_confirmed:,} of {self.labels:,} labels human-confirmed"
 
     def caption_lines(self) -> list[str]:
         day = self.data_date.isoformat() if self.data_date else "no data yet"
@@ -57,6 +86,8 @@ class ChartContext:
         ]
         if self.unknown_crossing:
             lines.append(f"{self.unknown_crossing:,} with an unknown crossing month not drawn")
+        if confirmed := self.confirmed_text():
+            lines.append(confirmed)
         return lines
 
     def caption(self) -> str:
@@ -70,6 +101,13 @@ class ChartData:
     frame: pl.DataFrame
     context: ChartContext
 
+    @property
+    def estimated(self) -> bool:
+        """Whether the frame holds estimated counts to draw (the stack chart by category)."""
+        return ESTIMATE_COLUMNS[0] in self.frame.columns and bool(
+            self.frame[ESTIMATE_COLUMNS[0]].is_not_null().any()
+        )
+
 
 def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> Release | None:
     """The asked release (NotFoundError when unknown), or the latest one (None when none yet)."""
@@ -77,11 +115,14 @@ def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> Rele
 
 
 def render_version(con: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
-    """Changes whenever a drawn figure may: the data, the analytics refresh, a new release."""
+    """Changes whenever a drawn figure may: the data, the analytics refresh, a new release, a
+    new estimate of the counts."""
     ensure_analytics(con)
     refreshed = fetch_dicts(con, "SELECT max(refreshed_at) AS at FROM analytics_meta")
     latest = latest_release(con)
-    return (*data_version(con), refreshed[0]["at"], latest.id if latest else None)
+    estimated = served_estimates(con)
+    return (*data_version(con), refreshed[0]["at"], latest.id if latest else None,
+            estimated.computed_at if estimated else None)  # fmt: skip
 
 
 def chart_context(
@@ -96,6 +137,9 @@ def chart_context(
         threshold=int(stated) if isinstance(stated, int) else threshold,
         data_date=data_date(con, release_id),
         release=release_id,
+        estimates=served_estimates(con, release_id),
+        human_confirmed=human_confirmed(con, release_id),
+        labels=labels_in_force(con, release_id),
     )
 
 
@@ -109,9 +153,49 @@ def load_chart(
             categories=list(params.categories) or None, release=context.release,
         )  # fmt: skip
         context = replace(context, unknown_crossing=unknown)
+    if name == "stars":  # one repository's stars: the label tally says nothing about it
+        context = replace(context, human_confirmed=None, labels=None)
     loaders = {"stack": _stack, "new": _stack, "share": _share, "stars": _stars}
     frame = loaders[name](con, params, context.release)
+    if name == "stack" and params.draws_estimates and context.estimates is not None:
+        frame = with_estimates(frame, _estimates(con, params, context.release))
     return ChartData(name=name, params=params, frame=frame, context=context)
+
+
+def _estimates(
+    con: duckdb.DuckDBPyConnection, params: ChartParams, release: str | None
+) -> pl.DataFrame:
+    frame = monthly_estimates(con, release=release, start=params.start, end=params.end)
+    if params.layers:
+        frame = frame.filter(pl.col("layer").is_in(list(params.layers)))
+    if params.categories:
+        frame = frame.filter(pl.col("category").is_in(list(params.categories)))
+    return frame
+
+
+def with_estimates(frame: pl.DataFrame, estimates: pl.DataFrame) -> pl.DataFrame:
+    """The labelled frame (one row per month and category) with each category's estimated
+    cumulative count and interval beside it (``ESTIMATE_COLUMNS``; null where none).
+
+    After the newest estimated month (no repository created since the estimate) a cumulative
+    estimate stays where it was, as the labelled count does.
+    """
+    if frame.is_empty() or estimates.is_empty():
+        return frame
+    values = estimates.select(
+        "month", "category",
+        *(pl.col(source).round(2).alias(target) for source, target in zip(
+            ("estimate", "lo", "hi"), ESTIMATE_COLUMNS, strict=True)),
+    )  # fmt: skip
+    last = estimates["month"].max()
+    joined = frame.join(values, on=["month", "category"], how="left").sort("month", "group")
+    return joined.with_columns(
+        pl.when(pl.col("month") > last)
+        .then(pl.col(column).forward_fill().over("group"))
+        .otherwise(pl.col(column))
+        .alias(column)
+        for column in ESTIMATE_COLUMNS
+    )
 
 
 def _series(

@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Literal
 
+import polars as pl
+
 from dashboards.charts import build_chart, chart_png, chart_spec, chart_svg
 from dashboards.data import ChartData
 
@@ -54,7 +56,15 @@ def file_name(data: ChartData, fmt: ExportFormat, dpi: int | None = None) -> str
 
 
 def csv_text(data: ChartData) -> str:
+    """The chart's frame; with estimates drawn, also how they were made (method, model)."""
     frame = data.frame
+    served = data.context.estimates
+    if data.estimated and served is not None:
+        frame = frame.with_columns(
+            pl.lit(served.method).alias("estimate_method"),
+            pl.lit(served.model_version).alias("estimate_model_version"),
+            pl.lit(served.interval_level).alias("estimate_interval_level"),
+        )
     return frame.write_csv()
 
 

@@ -21,7 +21,13 @@ import duckdb
 import polars as pl
 
 from dashboards.charts import VEGALITE_VERSION
-from dashboards.data import ChartContext, chart_context
+from dashboards.data import (
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
+    ChartContext,
+    chart_context,
+    interval_text,
+)
 from dashboards.params import CHART_TITLES, ChartName, ChartParams
 from warehouse.analytics import movers
 from warehouse.labels import label_history
@@ -186,6 +192,9 @@ def chart_controls(facts: PageFacts, *, name: ChartName, fixed: Mapping[str, str
     ]  # fmt: skip
     if name == "stack":
         groups.append(("Scale", _options([("linear", "linear"), ("log", "log")], "yscale")))
+    if name == "stack" and facts.context.estimates is not None:
+        groups.append(("Estimate (per category, creation month)",
+                       _options([("true", "shown"), ("false", "hidden")], "estimate")))
     fields = "".join(
         f"<fieldset><legend>{esc(title)}</legend>{inputs}</fieldset>" for title, inputs in groups
     )
@@ -223,6 +232,7 @@ def chart_block(
 {controls_html}
 <figure><div id="chart" class="chart" role="img" aria-label="{esc(CHART_TITLES[name])}"></div>
 <figcaption class="muted" id="chart-status">Loading the chart…</figcaption></figure>
+{chart_notes(facts.context, name)}
 <p class="downloads">Download: <a data-format="png" href="#">PNG</a> ·
 <a data-format="png" data-dpi="300" href="#">PNG 300 dpi</a> ·
 <a data-format="svg" href="#">SVG</a> ·
@@ -231,6 +241,33 @@ def chart_block(
 <p>Paste into a README or article (the image follows the data):</p>
 <textarea id="embed-code" readonly rows="3"></textarea></details>
 </section>"""
+
+
+def estimate_note(context: ChartContext) -> str | None:
+    """Which line is which when the estimates are drawn; None when there are none."""
+    served = context.estimates
+    if served is None:
+        return None
+    return (
+        f"Solid lines: labelled, {LABELLED_MEANS}. Dashed lines and shaded bands: estimated, "
+        f"{ESTIMATED_MEANS} ({interval_text(served)}, method {served.method}, model version "
+        f"{served.model_version}), drawn per category by creation month."
+    )
+
+
+def chart_notes(context: ChartContext, name: ChartName) -> str:
+    """Beside a chart of counts: how to read the estimate, how many labels a person confirmed."""
+    if name == "stars":
+        return ""
+    note = estimate_note(context) if name == "stack" else None
+    items = [esc(note)] if note else []
+    if confirmed := context.confirmed_text():
+        items.append(f"<span id='human-confirmed'>{esc(confirmed)}</span> (release "
+                     f"{esc(context.release_label)}); confirm more with "
+                     "<code>stackatlas review</code>.")  # fmt: skip
+    if not items:
+        return ""
+    return "<ul class='muted notes'>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -378,6 +415,8 @@ label keeps its method, confidence, model and prompt versions and rationale.</p>
 <p>Charts count repositories by the month they were created (the book's method) or by the month
 they first reached {threshold:,} stars, where that month is known. Lines stop at the date of the
 newest data instead of running flat to today.</p>
+<h2>Estimated counts</h2>
+{_estimate_section(facts.context)}
 <h2>Measured accuracy and count error</h2>
 <p>The release record below holds the classifier's accuracy and the count error as measured when
 the release was published, with how they were measured.</p>
@@ -394,6 +433,24 @@ that, but its month is unknown for repositories without star history.</li>
 <li>GitHub search misses repositories that no query matches.</li>
 </ul>"""
     return layout("Methodology", body, facts, active="/methodology", scripts=False)
+
+
+def _estimate_section(context: ChartContext) -> str:
+    served = context.estimates
+    confirmed = context.confirmed_text()
+    tally = f"<p>{esc(confirmed)} (release {esc(context.release_label)}).</p>" if confirmed else ""
+    if served is None:
+        return (f"<p>No estimated counts in release {esc(context.release_label)} (they are "
+                "computed after each classification run): the charts show the labelled counts "
+                "only.</p>" + tally)  # fmt: skip
+    return f"""<p>Counting labels inherits the classifier's confusions: a category it often
+mistakes for another is counted too low. Beside each category's labelled count, the cumulative
+chart draws an estimate of the true count corrected for the confusion measured out of sample
+(method <code>{esc(served.method)}</code>, model version <code>{esc(served.model_version)}</code>,
+computed {esc(served.computed_at.strftime('%Y-%m-%d %H:%M'))}), its {interval_text(served)} a
+shaded band. Human-confirmed labels count as certain. Both counts are in the API:
+<code>/v1/counts/monthly?estimate=true</code> and <code>/v1/counts/estimated</code>.</p>
+{tally}"""
 
 
 def _citation(facts: PageFacts) -> str:

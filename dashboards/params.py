@@ -51,6 +51,9 @@ class ChartParams:
     release: str | None = None
     repo: str | None = None
     theme: Theme = "color"
+    # The stack chart by category and creation month draws the estimated counts beside the
+    # labelled ones (dashed line, shaded interval) unless this is False.
+    estimate: bool = True
 
     def query(self) -> dict[str, str | list[str]]:
         """The URL query that reproduces these parameters (defaults left out)."""
@@ -68,6 +71,8 @@ class ChartParams:
             items["layer"] = list(self.layers)
         if self.categories:
             items["category"] = list(self.categories)
+        if not self.estimate:
+            items["estimate"] = "false"
         return items
 
     def query_string(self) -> str:
@@ -75,6 +80,11 @@ class ChartParams:
 
     def greyscale(self) -> ChartParams:
         return replace(self, theme="grey")
+
+    @property
+    def draws_estimates(self) -> bool:
+        """Estimates exist per category by creation month: only that view can draw them."""
+        return self.estimate and self.level == "category" and self.basis == "created"
 
     def slug(self) -> str:
         """A file-name-safe summary: basis, level, filters and range."""
@@ -89,6 +99,8 @@ class ChartParams:
             )
         if self.yscale == "log":
             parts.append("log")
+        if not self.estimate:
+            parts.append("no-estimate")
         if self.theme == "grey":
             parts.append("grey")
         return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-")

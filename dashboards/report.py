@@ -29,7 +29,17 @@ import duckdb
 import polars as pl
 
 from dashboards.charts import build_chart, chart_png, chart_svg
-from dashboards.data import SOURCE, ChartContext, ChartData, chart_context, load_chart
+from dashboards.data import (
+    ESTIMATE_COLUMNS,
+    ESTIMATED_MEANS,
+    LABELLED_MEANS,
+    SOURCE,
+    ChartContext,
+    ChartData,
+    chart_context,
+    load_chart,
+)
+from dashboards.exports import csv_text
 from dashboards.params import CHART_TITLES, ChartName, ChartParams
 from warehouse.analytics import monthly_series
 from warehouse.releases import Release, list_releases
@@ -277,8 +287,20 @@ def alt_text(data: ChartData) -> str:
     ranked = newest.sort("cumulative_repos", descending=True)
     values = ", ".join(f"{g} {n(c)}" for g, c in zip(ranked["group"], ranked["cumulative_repos"],
                                                       strict=True))  # fmt: skip
-    return (f"Line chart of cumulative AI repositories per {level}, {first} to {last}. "
+    text = (f"Line chart of cumulative AI repositories per {level}, {first} to {last}. "
             f"In {last}: {values}.")  # fmt: skip
+    return text + _estimate_alt(data, ranked, last)
+
+
+def _estimate_alt(data: ChartData, newest: pl.DataFrame, last: str) -> str:
+    """The estimates' sentence of the alt text: each estimate and its interval, newest month."""
+    if not data.estimated:
+        return ""
+    estimate, lo, hi = ESTIMATE_COLUMNS
+    rows = newest.filter(pl.col(estimate).is_not_null()).iter_rows(named=True)
+    values = ", ".join(f"{r['group']} {r[estimate]:,.0f} ({r[lo]:,.0f}–{r[hi]:,.0f})" for r in rows)
+    return (f" Dashed lines with shaded bands: estimated counts corrected for the classifier's "
+            f"confusion, with their interval; in {last}: {values}.")  # fmt: skip
 
 
 def report_charts(
@@ -332,6 +354,37 @@ def methodology_lines(methodology: Mapping[str, Any], prefix: str = "") -> list[
     return lines
 
 
+def estimate_text(context: ChartContext) -> str:
+    """The methodology's paragraph on the estimated counts: method, interval level, model
+    version and how many labels a person confirmed (all in methodology.json too)."""
+    confirmed = context.confirmed_text() or "no labels"
+    served = context.estimates
+    if served is None:
+        return (f"Estimated counts: none in release {context.release_label}; the charts show "
+                f"labelled counts only, counted from each repository's label. Labels: "
+                f"{confirmed}.")  # fmt: skip
+    level = f"{served.interval_level:.0%}" if served.interval_level else "unrecorded"
+    return (f"Estimated counts: the cumulative chart by category draws, beside each labelled "
+            f"count (solid, {LABELLED_MEANS}), an estimate of the true count {ESTIMATED_MEANS} "
+            f"(dashed) with its interval (shaded). Estimation method: {served.method}; "
+            f"interval level: {level}; model version: {served.model_version}; computed "
+            f"{served.computed_at.strftime('%Y-%m-%d %H:%M')}. Human-confirmed labels, counted "
+            f"as certain: {confirmed}. The estimate columns of data/chart-stack-category.csv "
+            f"hold the drawn values.")  # fmt: skip
+
+
+def estimate_record(context: ChartContext) -> dict[str, Any]:
+    """The same facts for methodology.json."""
+    served = context.estimates
+    return {
+        "estimates": None if served is None else {
+            "method": served.method, "interval_level": served.interval_level,
+            "model_version": served.model_version, "computed_at": served.computed_at,
+        },
+        "human_confirmed": context.human_confirmed, "labels": context.labels,
+    }  # fmt: skip
+
+
 def report_blocks(
     findings: Findings, charts: Sequence[ReportChart], request: ReportRequest
 ) -> list[Block]:
@@ -359,6 +412,7 @@ def report_blocks(
               "Classification: a trained model, an LLM where the model is unsure, and human "
               "labels that win over both. Counting: by creation month (the book's method) "
               "unless stated; lines stop at the data date."),
+        ("p", estimate_text(context)),
         ("ul", methodology_lines(findings.methodology) or
                ["No release record: these figures come from the live tables."]),
         ("h2", "Citation"),
@@ -431,7 +485,7 @@ def build_report(
     findings.new_repos.write_csv(out / "data" / "new_repositories.csv")
     findings.changes.write_csv(out / "data" / "changes.csv")
     for chart in charts:
-        chart.data.frame.write_csv(out / "data" / f"chart-{chart.slug}.csv")
+        (out / "data" / f"chart-{chart.slug}.csv").write_text(csv_text(chart.data), "utf-8")
         write_chart_files(chart, out / "charts")
     blocks = report_blocks(findings, charts, request)
     title = str(blocks[0][1])
@@ -440,7 +494,7 @@ def build_report(
     record = {
         "release": findings.context.release, "data_date": findings.context.data_date,
         "period": {"from": month_text(findings.start), "to": month_text(findings.end)},
-        "methodology": findings.methodology,
+        "methodology": findings.methodology, "counts": estimate_record(findings.context),
     }  # fmt: skip
     (out / "methodology.json").write_text(
         json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8"

@@ -22,9 +22,11 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from bench.synthetic import store_estimates
 from stackatlas.settings import Settings
 from tests.conftest import PROJECT_ROOT
 from tests.population import seed_population
+from warehouse.analytics import refresh_analytics
 from warehouse.db import connect
 
 pytestmark = pytest.mark.slow
@@ -80,6 +82,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = tmp_path_factory.mktemp("browser") / "warehouse.duckdb"
     con = connect(db)
     seed_population(con, 300)
+    refresh_analytics(con)
+    store_estimates(con)  # the stack chart draws its estimate band
     repo = con.execute(
         "SELECT full_name FROM labelled_repositories WHERE category = 'models' "
         "ORDER BY stars DESC LIMIT 1"
@@ -203,6 +207,24 @@ def test_toggles_change_the_chart_and_the_url(browser: Any, site: Site) -> None:
     wait_drawn(page)
     assert page.is_checked("input[name=level][value=layer]")
     assert page.is_checked("input[name=yscale][value=log]")
+    assert visit.console_errors == []
+    page.context.close()
+
+
+def test_the_estimate_band_is_drawn_and_can_be_hidden(browser: Any, site: Site) -> None:
+    visit = open_page(browser, site.base + "/", LAPTOP)
+    page = visit.page
+    wait_drawn(page)
+    assert page.locator("#chart .mark-area path").count() > 0  # the shaded interval
+    legend = legend_labels(page)
+    assert "labelled" in legend and "estimated, 90% interval shaded" in legend
+    assert "app-development" in legend  # the categories keep their legend beside it
+    assert "labels human-confirmed" in page.text_content("#human-confirmed")
+    page.check("input[name=estimate][value=false]")
+    page.wait_for_function("() => location.search.includes('estimate=false')")
+    page.wait_for_function("() => document.querySelector('#chart .mark-area path') === null")
+    wait_drawn(page)
+    assert "labelled" not in legend_labels(page)
     assert visit.console_errors == []
     page.context.close()
 

@@ -136,6 +136,51 @@ def _newest_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return run.model_version if run else None
 
 
+@dataclass(frozen=True)
+class ServedEstimates:
+    """Which set of estimates a release (or the live warehouse) serves, as a caption states it."""
+
+    model_version: str
+    method: str
+    computed_at: datetime
+    interval_level: float | None  # None: that model version's run record is gone
+
+
+def served_estimates(con: duckdb.DuckDBPyConnection,
+                     release: str | None = None) -> ServedEstimates | None:
+    """The set ``monthly_estimates(release=release)`` reads; None when it holds no estimates."""
+    if release is None:
+        run = latest_run(con)
+        return None if run is None else ServedEstimates(
+            run.model_version, run.method, run.computed_at, run.interval_level)
+    rows = fetch_dicts(con, """
+        SELECT model_version, any_value(method) AS method, max(computed_at) AS computed_at
+        FROM release_count_estimates WHERE release_id = $release
+        GROUP BY model_version ORDER BY computed_at DESC LIMIT 1
+    """, {"release": str(release)})  # fmt: skip
+    if not rows:
+        return None
+    # The frozen rows carry no interval level; the version's run record does (one per version).
+    run = estimate_run(con, str(rows[0]["model_version"]))
+    return ServedEstimates(str(rows[0]["model_version"]), str(rows[0]["method"]),
+                           rows[0]["computed_at"],  # type: ignore[arg-type]
+                           run.interval_level if run else None)
+
+
+def labels_in_force(con: duckdb.DuckDBPyConnection, release: str | None = None) -> int:
+    """Active repositories with a label, now or in the labels frozen into ``release``: the
+    ``M`` of "N of M labels human-confirmed"."""
+    if release is None:
+        query, params = (
+            "SELECT count(*) FROM labelled_repositories "
+            "WHERE status = 'active' AND category IS NOT NULL", {}
+        )
+    else:
+        source, params = frozen_source(con, "labels", release)
+        query = f"SELECT count(*) FROM {source} WHERE category IS NOT NULL"
+    return int(con.execute(query, params).fetchall()[0][0])
+
+
 def human_confirmed(con: duckdb.DuckDBPyConnection, release: str | None = None) -> int:
     """Active repositories whose label in force was given (or confirmed) by a person: now, or in
     the labels frozen into ``release``."""

@@ -59,6 +59,11 @@ def chart_parameters(
     repo: Annotated[str | None, Query(max_length=200, pattern=r"^[^/\s]+/[^/\s]+$",
                                       description="OWNER/NAME (the stars chart).")] = None,
     theme: Annotated[Theme, Query(description="`grey` for a greyscale print.")] = "color",
+    estimate: Annotated[bool, Query(description="The stack chart by category and creation "
+                                    "month draws the estimated counts (dashed, with their "
+                                    "interval shaded) beside the labelled ones; `false` hides "
+                                    "them. The CSV then leaves out the estimate columns.")]
+    = True,
 ) -> ChartParams:  # fmt: skip
     if start is not None and end is not None and end < start:
         raise InvalidParameterError("to", end.strftime("%Y-%m"), "`to` must not precede `from`")
@@ -66,7 +71,7 @@ def chart_parameters(
         basis=basis, level=level, yscale=yscale, start=start, end=end,
         layers=tuple(str(checked_layer(v)) for v in layer or ()),
         categories=tuple(str(checked_category(v)) for v in category or ()),
-        release=release, repo=repo, theme=theme,
+        release=release, repo=repo, theme=theme, estimate=estimate,
     )  # fmt: skip
 
 

@@ -67,7 +67,8 @@
   async function drawChart(block) {
     const name = block.dataset.chart;
     const fixed = JSON.parse(block.dataset.fixed || "{}");
-    const defaults = Object.assign({ basis: "created", level: "category", yscale: "linear" },
+    const defaults = Object.assign(
+      { basis: "created", level: "category", yscale: "linear", estimate: "true" },
       JSON.parse(block.dataset.defaults || "{}"));
     const form = block.querySelector("form");
     const status = block.querySelector("#chart-status");

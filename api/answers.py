@@ -88,9 +88,7 @@ def serialized(answer: BaseModel | Response, headers: Mapping[str, str]) -> Cach
 
 
 def answer_cache(request: Request) -> AnswerCache:
-    cache: AnswerCache | None = getattr(request.app.state, "answer_cache", None)
-    if cache is None:
-        cache = request.app.state.answer_cache = AnswerCache()
+    cache: AnswerCache = request.app.state.answer_cache
     return cache
 
 

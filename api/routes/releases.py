@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -15,7 +13,7 @@ from api.deps import CursorDep
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.http import IMMUTABLE_CACHE_CONTROL, cache_immutable
 from api.schemas import ReleaseDetail, ReleaseList, ReleaseSummary
-from warehouse.releases import Release, get_release, list_releases, write_parquet_bundle
+from warehouse.releases import Release, get_release, list_releases, parquet_bundle
 
 router = APIRouter(prefix="/v1", tags=["releases"])
 
@@ -78,8 +76,7 @@ def get_release_detail(
 )
 def download_release(cursor: CursorDep, release_id: ReleaseId) -> Response:
     release = get_release(cursor, release_id)
-    with tempfile.TemporaryDirectory(prefix="stackatlas-release-") as workdir:
-        bundle = write_parquet_bundle(cursor, release.id, Path(workdir))
+    bundle = parquet_bundle(cursor, release.id)
     return Response(
         bundle,
         media_type="application/zip",

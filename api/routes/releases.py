@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from api.answers import release_answer
 from api.deps import CursorDep
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.http import IMMUTABLE_CACHE_CONTROL, cache_immutable
@@ -74,14 +75,13 @@ def get_release_detail(
     responses=ZIP_RESPONSE,
     summary="A whole release as a zip of Parquet files (one per table) and its methodology",
 )
-def download_release(cursor: CursorDep, release_id: ReleaseId) -> Response:
+def download_release(request: Request, cursor: CursorDep, release_id: ReleaseId) -> Response:
     release = get_release(cursor, release_id)
-    bundle = parquet_bundle(cursor, release.id)
-    return Response(
-        bundle,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"',
-            "Cache-Control": IMMUTABLE_CACHE_CONTROL,
-        },
-    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"',
+        "Cache-Control": IMMUTABLE_CACHE_CONTROL,
+    }
+    return release_answer(
+        request, release=release.id, pinned=True, fmt="zip", params={}, headers=headers,
+        build=lambda: Response(parquet_bundle(cursor, release.id), media_type="application/zip"),
+    )  # fmt: skip

@@ -96,19 +96,30 @@ def get_release(con: duckdb.DuckDBPyConnection, release_id: str) -> Release:
         else []
     )
     if not rows:
-        raise NotFoundError(
-            f"no release {release_id!r}",
-            "release ids look like 2026-12-03.1; GET /v1/releases lists the published ones",
-        )
+        raise _no_release(release_id)
     return _release(rows[0])
 
 
+def _no_release(release_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"no release {release_id!r}",
+        "release ids look like 2026-12-03.1; GET /v1/releases lists the published ones",
+    )
+
+
 def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> str | None:
-    """The id to read: ``release`` if it exists, else the latest; None when none is published."""
-    if release is not None:
-        return get_release(con, release).id
-    latest = latest_release(con)
-    return latest.id if latest is not None else None
+    """The id to read: ``release`` if it exists, else the latest; None when none is published.
+
+    Every figure request asks, so this reads the ids alone (not the methodology records).
+    """
+    if release is None:
+        rows = con.execute("SELECT id FROM releases ORDER BY day DESC, seq DESC LIMIT 1").fetchall()
+        return str(rows[0][0]) if rows else None
+    if RELEASE_ID.match(release):
+        rows = con.execute("SELECT id FROM releases WHERE id = ?", [release]).fetchall()
+        if rows:
+            return str(rows[0][0])
+    raise _no_release(release)
 
 
 def frozen_source(

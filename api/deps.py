@@ -8,6 +8,7 @@ safe to use from the request's thread).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, TypeVar
@@ -46,9 +47,12 @@ async def get_cursor(request: Request) -> AsyncIterator[duckdb.DuckDBPyConnectio
 
 T = TypeVar("T")
 
-# Side queries of a request (a page's total beside the page itself) run here, on cursors of their
-# own, so that one request uses a second core while the machine has one to spare.
-_SIDE_QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stackatlas-side-query")
+# Side queries of a request (a page's total beside the page itself) run on a thread of their own
+# while a core is spare, so that one request alone uses two cores; under load (every spare slot
+# taken) they run inline, which costs no extra thread hand-offs when no core is idle anyway.
+SPARE_SLOTS = 1
+_SIDE_QUERIES = ThreadPoolExecutor(max_workers=SPARE_SLOTS, thread_name_prefix="stackatlas-side")
+_SPARE = threading.BoundedSemaphore(SPARE_SLOTS)
 
 
 def query_beside(
@@ -57,7 +61,8 @@ def query_beside(
     *args: object,
     **kwargs: object,
 ) -> Future[T]:
-    """Start ``query(own_cursor, *args, **kwargs)`` on a cursor of its own; ``.result()`` waits."""
+    """``query(own_cursor, *args, **kwargs)`` on a cursor of its own: started on a side thread
+    when a slot is free, else run now; ``.result()`` gives its answer either way."""
 
     def run() -> T:
         own = cursor.cursor()
@@ -66,7 +71,16 @@ def query_beside(
         finally:
             own.close()
 
-    return _SIDE_QUERIES.submit(run)
+    if _SPARE.acquire(blocking=False):
+        future = _SIDE_QUERIES.submit(run)
+        future.add_done_callback(lambda _: _SPARE.release())
+        return future
+    done: Future[T] = Future()
+    try:
+        done.set_result(run())
+    except Exception as exc:  # handed over as the side thread would: at .result()
+        done.set_exception(exc)
+    return done
 
 
 api_key_header = APIKeyHeader(

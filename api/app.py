@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import metrics
+from api.answers import AnswerCache
 from api.errors import install_error_handlers
 from api.http import install_http_behaviour
 from api.openapi import install_truthful_openapi
@@ -83,6 +84,7 @@ def create_app(
     app.state.connection = connection
     app.state.jobs = jobs
     app.state.chart_cache = RenderCache()
+    app.state.answer_cache = AnswerCache()
     install_error_handlers(app)
     install_http_behaviour(app, settings)
     app.add_middleware(metrics.MetricsMiddleware)

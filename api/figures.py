@@ -8,10 +8,12 @@ in UTC with ``Z``. A month parameter also accepts a date and uses its month.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Annotated, Any
 
+import duckdb
 import polars as pl
 from fastapi import Depends, Query, Response
 from pydantic import BeforeValidator
@@ -75,8 +77,18 @@ class FigureSource:
     """The release a request reads (None: live figures, no release published yet)."""
 
     release: str | None
-    data_date: date | None
-    pinned: bool = False  # the request named its release: the answer never changes
+    pinned: bool  # the request named its release: the answer never changes
+    cursor: duckdb.DuckDBPyConnection = field(repr=False, compare=False)
+
+    @cached_property
+    def data_date(self) -> date | None:
+        """Read when needed: an answer served from the cache never asks."""
+        return data_date(self.cursor, self.release)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers of every answer from this source (a pinned release's never changes)."""
+        return {"Cache-Control": IMMUTABLE_CACHE_CONTROL} if self.pinned else {}
 
 
 def figure_source(
@@ -95,7 +107,7 @@ def figure_source(
         ensure_analytics(cursor)
     if release is not None:
         cache_immutable(response)
-    return FigureSource(release_id, data_date(cursor, release_id), pinned=release is not None)
+    return FigureSource(release_id, pinned=release is not None, cursor=cursor)
 
 
 FigureSourceDep = Annotated[FigureSource, Depends(figure_source)]

@@ -44,7 +44,7 @@ def _accept_prefers_csv(accept: str) -> bool:
     return csv_weight > 0 and csv_weight > json_weight
 
 
-def response_format(
+async def response_format(  # async: pure header parsing, no hop to the thread pool
     request: Request,
     format: Annotated[
         Format | None,

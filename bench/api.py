@@ -3,7 +3,8 @@
 For each size (default 20,000 and 1,000,000 synthetic repositories with 12 monthly observations
 each, built by ``bench.synthetic``), the bench
 
-1. builds the DuckDB warehouse and refreshes its analytics (as a pipeline run does),
+1. builds the DuckDB warehouse, refreshes its analytics and publishes a release when none is
+   published yet (as a pipeline run does, so the figures are those of the latest release),
 2. copies the repositories with their current label into SQLite, indexed on category and on
    stars (a fair peer), and serves it with Datasette (installed from PyPI into its own venv
    under the work folder on first use),
@@ -16,6 +17,7 @@ each, built by ``bench.synthetic``), the bench
 
     python bench/api.py                       # 20k and 1M
     python bench/api.py --sizes 20000 --seconds 5
+    python bench/api.py --reuse --workdir /tmp/bench  # reuse the warehouses of an earlier run
 
 Datasette runs with its defaults except: the SQLite file opened immutable (``-i``), facet
 suggestions off, and a time limit and row cap large enough for the counts query to finish (all
@@ -93,19 +95,27 @@ class Result:
 # --- building ----------------------------------------------------------------------------------
 
 
-def build_duckdb(path: Path, size: int) -> None:
+def build_duckdb(path: Path, size: int, *, reuse: bool = False) -> None:
+    """Build (or with ``reuse``, reopen) the warehouse, refresh its analytics and, as a pipeline
+    run does, publish a release when none is published yet."""
     from bench.synthetic import build_warehouse
     from warehouse.analytics import refresh_analytics
+    from warehouse.db import connect
+    from warehouse.releases import latest_release, publish_release
 
     started = time.perf_counter()
-    con = build_warehouse(path, size)
+    con = connect(path) if reuse and path.exists() else build_warehouse(path, size)
     built = time.perf_counter()
     refresh_analytics(con)
+    refreshed = time.perf_counter()
+    if latest_release(con) is None:
+        publish_release(con, {"source": "bench.synthetic", "repositories": size})
     con.execute("CHECKPOINT")
     con.close()
     log.info(
-        "warehouse of %d: built in %.1f s, analytics refreshed in %.2f s",
-        size, built - started, time.perf_counter() - built,
+        "warehouse of %d: %s in %.1f s, analytics refreshed in %.2f s, release in %.1f s",
+        size, "reopened" if reuse else "built", built - started, refreshed - built,
+        time.perf_counter() - refreshed,
     )  # fmt: skip
 
 
@@ -275,11 +285,12 @@ def stackatlas_urls(base: str) -> dict[str, list[str]]:
     }
 
 
-def datasette_urls(base: str) -> dict[str, list[str]]:
+def datasette_urls(base: str, database: str) -> dict[str, list[str]]:
+    """Datasette's URLs; it names a database after its file's stem."""
     return {
-        "counts": [f"{base}/bench.json?_shape=array&sql={quote(COUNTS_SQL)}"],
+        "counts": [f"{base}/{database}.json?_shape=array&sql={quote(COUNTS_SQL)}"],
         "repos": [
-            f"{base}/bench/repos.json?category={c}&status=active&_sort_desc=stars&_size=50"
+            f"{base}/{database}/repos.json?category={c}&status=active&_sort_desc=stars&_size=50"
             for c in CATEGORIES
         ],
     }
@@ -287,11 +298,13 @@ def datasette_urls(base: str) -> dict[str, list[str]]:
 
 def bench_size(size: int, args: argparse.Namespace, datasette: Path) -> list[Result]:
     duck = args.workdir / f"api_{size}.duckdb"
-    lite = args.workdir / "bench.sqlite"
-    build_duckdb(duck, size)
-    started = time.perf_counter()
-    export_sqlite(duck, lite)
-    log.info("SQLite copy for Datasette in %.1f s", time.perf_counter() - started)
+    lite = args.workdir / f"bench_{size}.sqlite"
+    reuse = args.reuse and duck.exists()
+    build_duckdb(duck, size, reuse=reuse)
+    if not (reuse and lite.exists()):
+        started = time.perf_counter()
+        export_sqlite(duck, lite)
+        log.info("SQLite copy for Datasette in %.1f s", time.perf_counter() - started)
     results: list[Result] = []
     env = {**os.environ, "STACKATLAS_LOG_LEVEL": "WARNING"}
     port = free_port()
@@ -305,9 +318,9 @@ def bench_size(size: int, args: argparse.Namespace, datasette: Path) -> list[Res
     health = f"http://127.0.0.1:{port}/-/versions.json"
     with running(datasette_server(datasette, lite, port), health):
         base = f"http://127.0.0.1:{port}"
-        for endpoint, urls in datasette_urls(base).items():
+        for endpoint, urls in datasette_urls(base, lite.stem).items():
             results.append(measure("datasette", endpoint, size, urls, args.clients, args))
-        urls = datasette_urls(base)["repos"]
+        urls = datasette_urls(base, lite.stem)["repos"]
         results.append(measure("datasette", "repos", size, urls, 1, args))
     return results
 
@@ -352,6 +365,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per measure")
     parser.add_argument("--max-requests", type=int, default=5000, help="cap per measure")
     parser.add_argument("--workdir", type=Path, default=ROOT / "data" / "bench-api")
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="reuse the warehouses and SQLite copies of an earlier run in --workdir (the "
+        "analytics are still refreshed and timed)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

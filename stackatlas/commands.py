@@ -9,12 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 
 from stackatlas import review_cli  # noqa: F401 (registers `stackatlas review`)
 from stackatlas.classifier_cli import app as classifier_app
 from stackatlas.cli import DbOption, app, console, label_app, settings_for
 from stackatlas.crawl_cli import crawl
+from stackatlas.errors import ConfigError, NotFoundError, StackatlasError
 from stackatlas.settings import Settings
 
 app.command("crawl", help="Crawl GitHub's search API into the warehouse.")(crawl)
@@ -160,10 +162,14 @@ def counts(
     from warehouse.counts import monthly_counts
     from warehouse.db import connect
 
+    _check_taxonomy_value("layer", layer)
+    _check_taxonomy_value("category", category)
     settings = settings_for(db)
     con = connect(settings.db_path)
     try:
         frame = monthly_counts(con, layer=layer, category=category)
+        if frame.is_empty():
+            raise _nothing_to_count(con, layer=layer, category=category)
     finally:
         con.close()
     if csv is not None:
@@ -171,6 +177,36 @@ def counts(
         console.print(f"wrote {frame.height} rows to {csv}")
     else:
         console.print(frame.filter(frame["month"] == frame["month"].max()))
+
+
+def _check_taxonomy_value(option: str, value: str | None) -> None:
+    from classifier import taxonomy
+
+    allowed = list(taxonomy.LAYERS if option == "layer" else taxonomy.CATEGORIES)
+    if value is not None and value not in allowed:
+        raise ConfigError(f"unknown {option} {value!r}", f"use one of: {', '.join(allowed)}")
+
+
+def _nothing_to_count(
+    con: duckdb.DuckDBPyConnection, *, layer: str | None, category: str | None
+) -> StackatlasError:
+    """Why the counts are empty, and what to run: nothing crawled, nothing labelled, or a filter."""
+    from warehouse.status import current_labels_by_method
+
+    crawled = int(con.execute("SELECT count(*) FROM repositories").fetchall()[0][0])
+    if not crawled:
+        return NotFoundError(
+            "no repositories yet", "run `stackatlas crawl` (or `stackatlas demo` offline)"
+        )
+    if not sum(current_labels_by_method(con).values()):
+        return NotFoundError(
+            f"no labelled repositories yet ({crawled} crawled)", "run `stackatlas classify`"
+        )
+    wanted = " ".join(f"{k} {v}" for k, v in (("layer", layer), ("category", category)) if v)
+    return NotFoundError(
+        f"no active AI repository counted{' in ' + wanted if wanted else ''}",
+        "try another --layer/--category, or none",
+    )
 
 
 release_app = typer.Typer(help="Frozen, citable releases of the figures.", no_args_is_help=True)

@@ -16,7 +16,9 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from api.answers import AnswerCache, CachedAnswer
 from api.app import create_app
+from api.http import IMMUTABLE_CACHE_CONTROL
 from stackatlas.settings import Settings
 from tests.analytics_fixture import seed_analytics
 from tests.factories import add_label, add_repositories, make_repo
@@ -284,3 +286,83 @@ def test_concurrent_publishes_get_distinct_ids(con: duckdb.DuckDBPyConnection) -
     with ThreadPoolExecutor(max_workers=4) as pool:
         ids = list(pool.map(publish_on_cursor, range(4)))
     assert sorted(ids) == [f"2026-12-03.{n}" for n in range(1, 5)]
+
+
+# --- answers of a release, cached ----------------------------------------------------------------
+
+
+def test_release_answers_are_cached_and_equal_a_cold_answer(
+    client: TestClient, con: duckdb.DuckDBPyConnection, db_path: Path
+) -> None:
+    release = publish(con)
+    cache = client.app.state.answer_cache  # type: ignore[attr-defined]
+    paths = [
+        f"/v1/counts/monthly?release={release.id}&by=layer",
+        "/v1/counts/monthly?by=layer",  # the latest release: same figures, another cache entry
+        "/v1/trends?window=7&format=csv&section=growth",
+    ]
+    first = [client.get(path) for path in paths]
+    hits = cache.hits
+    again = [client.get(path) for path in paths]
+    assert cache.hits == hits + len(paths)
+    for old, new in zip(first, again, strict=True):
+        assert (new.status_code, new.content, new.headers["etag"]) == (
+            200, old.content, old.headers["etag"],
+        )  # fmt: skip
+        assert new.headers["content-type"] == old.headers["content-type"]
+    assert again[0].headers["cache-control"] == IMMUTABLE_CACHE_CONTROL
+    assert again[1].headers["cache-control"] != IMMUTABLE_CACHE_CONTROL  # "latest" moves on
+    assert again[2].headers["x-stackatlas-release"] == release.id
+    # A fresh server (empty cache) computes the very same bytes.
+    with TestClient(create_app(Settings(db=db_path), connection=con)) as cold:
+        for path, old in zip(paths, first, strict=True):
+            assert cold.get(path).content == old.content, path
+    # Parameters written differently but meaning the same thing share one entry.
+    size = len(cache)
+    client.get(f"/v1/counts/monthly?by=layer&release={release.id}&cumulative=true")
+    assert len(cache) == size
+
+
+def test_live_answers_are_never_served_stale(
+    client: TestClient, con: duckdb.DuckDBPyConnection
+) -> None:
+    """Without a published release the figures are live: a pipeline run changes them at once."""
+    before = client.get("/v1/counts/monthly?include_other=true").json()
+    assert before["release"] is None
+    later_crawl(con)
+    refresh_analytics(con)
+    after = client.get("/v1/counts/monthly?include_other=true").json()
+    assert after["release"] is None and after["data_date"] == "2024-06-20"
+    assert after["items"] != before["items"]
+    assert len(client.app.state.answer_cache) == 0  # type: ignore[attr-defined]
+
+
+def test_the_answer_cache_is_bounded() -> None:
+    cache = AnswerCache(max_entries=3, max_bytes=10)
+    for key in "abc":
+        cache.put(key, CachedAnswer(b"xx", "application/json", ()))
+    assert cache.get("a") is not None  # now the most recently used
+    cache.put("d", CachedAnswer(b"xx", "application/json", ()))
+    assert cache.get("b") is None and len(cache) == 3
+    cache.put("e", CachedAnswer(b"x" * 9, "application/json", ()))  # over the byte bound
+    assert len(cache) == 1 and cache.get("e") is not None
+    cache.put("f", CachedAnswer(b"x" * 11, "application/json", ()))  # larger than the cache
+    assert cache.get("f") is None and cache.get("e") is not None
+
+
+def test_release_download_is_byte_identical_after_later_runs(
+    client: TestClient, con: duckdb.DuckDBPyConnection
+) -> None:
+    release = publish(con)
+    path = f"/v1/releases/{release.id}/download"
+    first = client.get(path)
+    assert first.status_code == 200
+    later_crawl(con)
+    second = publish(con)
+    client.app.state.answer_cache = AnswerCache()  # type: ignore[attr-defined]  # recompute it
+    again = client.get(path)
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    newer = client.get(f"/v1/releases/{second.id}/download")
+    assert newer.content != first.content  # another release, other figures

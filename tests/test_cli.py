@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,62 @@ def test_release_publish_then_list(tmp_path: Path) -> None:
     assert "published release" in published.output
     listed = runner.invoke(app, ["release", "list", "--db", str(db)])
     assert listed.exit_code == 0 and ".1" in listed.output
+
+
+def _one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_read_commands_on_a_fresh_database_say_what_to_do(tmp_path: Path) -> None:
+    db = str(tmp_path / "fresh.duckdb")
+    csv_file = str(tmp_path / "c.csv")
+    for args in (["counts"], ["counts", "--csv", csv_file], ["counts", "--layer", "model"]):
+        result = run_cli(*args, "--db", db, cwd=tmp_path)
+        assert result.returncode == 1, result.stdout
+        assert _one_clean_line(result) == (
+            "error: no repositories yet — run `stackatlas crawl` (or `stackatlas demo` offline)"
+        )
+    assert not (tmp_path / "c.csv").exists()
+    unknown = run_cli("counts", "--category", "nope", "--db", db, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert _one_clean_line(unknown).startswith("error: unknown category 'nope' — use one of: ")
+    releases = run_cli("release", "list", "--db", db, cwd=tmp_path)
+    assert releases.returncode == 0 and "no release yet" in releases.stdout
+    history = run_cli("label", "history", "a/b", "--db", db, cwd=tmp_path)
+    assert history.returncode == 1
+    assert "repository a/b is not in the warehouse" in _one_clean_line(history)
+    status = run_cli("db", "status", "--db", db, cwd=tmp_path)
+    assert status.returncode == 0 and "Traceback" not in status.stderr
+
+
+def test_counts_say_why_they_are_empty(tmp_path: Path) -> None:
+    from tests.factories import add_label, add_repositories, make_repo
+    from warehouse.db import connect
+
+    db = tmp_path / "w.duckdb"
+    con = connect(db)
+    created = date(2024, 3, 1)
+    add_repositories(
+        con, [make_repo(1, "a/one", created=created), make_repo(2, "b/two", created=created)]
+    )
+    con.close()
+    unlabelled = run_cli("counts", "--db", str(db), cwd=tmp_path)
+    assert unlabelled.returncode == 1
+    assert _one_clean_line(unlabelled) == (
+        "error: no labelled repositories yet (2 crawled) — run `stackatlas classify`"
+    )
+    con = connect(db)
+    add_label(con, 1, "models")
+    con.close()
+    elsewhere = run_cli("counts", "--category", "lists", "--db", str(db), cwd=tmp_path)
+    assert elsewhere.returncode == 1
+    assert _one_clean_line(elsewhere) == (
+        "error: no active AI repository counted in category lists — try another "
+        "--layer/--category, or none"
+    )
+    counted = run_cli("counts", "--db", str(db), cwd=tmp_path)
+    assert counted.returncode == 0, counted.stderr
+    assert "models" in counted.stdout

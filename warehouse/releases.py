@@ -20,7 +20,6 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -97,19 +96,30 @@ def get_release(con: duckdb.DuckDBPyConnection, release_id: str) -> Release:
         else []
     )
     if not rows:
-        raise NotFoundError(
-            f"no release {release_id!r}",
-            "release ids look like 2026-12-03.1; GET /v1/releases lists the published ones",
-        )
+        raise _no_release(release_id)
     return _release(rows[0])
 
 
+def _no_release(release_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"no release {release_id!r}",
+        "release ids look like 2026-12-03.1; GET /v1/releases lists the published ones",
+    )
+
+
 def resolve_release(con: duckdb.DuckDBPyConnection, release: str | None) -> str | None:
-    """The id to read: ``release`` if it exists, else the latest; None when none is published."""
-    if release is not None:
-        return get_release(con, release).id
-    latest = latest_release(con)
-    return latest.id if latest is not None else None
+    """The id to read: ``release`` if it exists, else the latest; None when none is published.
+
+    Every figure request asks, so this reads the ids alone (not the methodology records).
+    """
+    if release is None:
+        rows = con.execute("SELECT id FROM releases ORDER BY day DESC, seq DESC LIMIT 1").fetchall()
+        return str(rows[0][0]) if rows else None
+    if RELEASE_ID.match(release):
+        rows = con.execute("SELECT id FROM releases WHERE id = ?", [release]).fetchall()
+        if rows:
+            return str(rows[0][0])
+    raise _no_release(release)
 
 
 def frozen_source(
@@ -219,30 +229,41 @@ def _stamp(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_parquet_bundle(
-    con: duckdb.DuckDBPyConnection, release_id: str, workdir: Path
-) -> bytes:
-    """A zip of one Parquet file per frozen table of the release, plus ``methodology.json``."""
+def parquet_bundle(con: duckdb.DuckDBPyConnection, release_id: str) -> bytes:
+    """A zip of one Parquet file per frozen table of the release, plus ``methodology.json``.
+
+    The same release gives the same bytes for as long as the file lives, whatever was published
+    after it: fixed zip timestamps, the registry's file order, rows in one total order, and the
+    Parquet written by polars from the rows alone. (DuckDB's own writer does not qualify: its
+    bytes follow how the release table happens to be stored, which later publishes change.)
+    """
     release = get_release(con, release_id)
     buffer = io.BytesIO()
-    # A fixed timestamp: the same release gives the same zip.
-    stamp = (1980, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in release.tables:
-            target = workdir / f"{name}.parquet"
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (release_id) FROM release_{name} "
-                f"WHERE release_id = '{release.id}' ORDER BY ALL) "
-                f"TO '{target}' (FORMAT parquet)"
-            )
-            bundle.writestr(zipfile.ZipInfo(f"{name}.parquet", stamp), target.read_bytes())
+            bundle.writestr(_zip_entry(f"{name}.parquet"), _frozen_parquet(con, name, release.id))
         record = {
             "id": release.id,
             "published_at": _stamp(release.published_at),
             "data_date": release.data_date.isoformat() if release.data_date else None,
             "methodology": release.methodology,
         }
-        bundle.writestr(
-            zipfile.ZipInfo("methodology.json", stamp), json.dumps(record, indent=2) + "\n"
-        )
+        bundle.writestr(_zip_entry("methodology.json"), json.dumps(record, indent=2) + "\n")
+    return buffer.getvalue()
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o644 << 16
+    return entry
+
+
+def _frozen_parquet(con: duckdb.DuckDBPyConnection, name: str, release_id: str) -> bytes:
+    frame = con.sql(
+        f"SELECT * EXCLUDE (release_id) FROM release_{name} WHERE release_id = $id ORDER BY ALL",
+        params={"id": release_id},
+    ).pl().rechunk()  # one chunk: row groups follow the rows alone, not how they were fetched
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
     return buffer.getvalue()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import duckdb
 import polars as pl
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.answers import release_answer
 from api.deps import CursorDep, taxonomy_layers
 from api.errors import InvalidParameterError
 from api.figures import (
     MONTH_HELP,
+    FigureSource,
     FigureSourceDep,
     Month,
     checked_categories,
@@ -55,6 +59,7 @@ def _range(
     summary="New and cumulative repositories per month, by creation or threshold crossing",
 )
 def get_monthly_counts(
+    request: Request,
     cursor: CursorDep,
     fmt: FormatDep,
     source: FigureSourceDep,
@@ -100,28 +105,61 @@ def get_monthly_counts(
             "estimate", "true", "estimates exist per category by creation month: "
             "use by=category&basis=created"
         )
+    query = MonthlyQuery(
+        by=by, basis=basis, cumulative=cumulative, start=start, end=end,
+        layers=checked_layers(layer), categories=checked_categories(category),
+        include_other=include_other, estimate=estimate,
+    )  # fmt: skip
+    return release_answer(
+        request, release=None if estimate else source.release, pinned=source.pinned, fmt=fmt,
+        params=asdict(query), headers=source.headers,
+        build=lambda: _monthly_answer(cursor, source, query, fmt),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MonthlyQuery:
+    """The normalized parameters of /v1/counts/monthly."""
+
+    by: Literal["layer", "category", "subcategory"]
+    basis: Literal["created", "crossed"]
+    cumulative: bool
+    start: date | None
+    end: date | None
+    layers: list[str] | None
+    categories: list[str] | None
+    include_other: bool
+    estimate: bool
+
+
+def _monthly_answer(
+    cursor: duckdb.DuckDBPyConnection, source: FigureSource, query: MonthlyQuery, fmt: str
+) -> MonthlySeries | Response:
     filters: dict[str, Any] = {
-        "layers": checked_layers(layer),
-        "categories": checked_categories(category),
-        "include_other": include_other,
+        "layers": query.layers,
+        "categories": query.categories,
+        "include_other": query.include_other,
         "release": source.release,
     }
     frame = monthly_series(
-        cursor, by=by, basis=basis, cumulative=cumulative, start=start, end=end, **filters
-    )
+        cursor, by=query.by, basis=query.basis, cumulative=query.cumulative, start=query.start,
+        end=query.end, **filters,
+    )  # fmt: skip
     unknown = unknown_crossing(cursor, **filters)
     rows = month_rows(frame)
     estimated = (
         estimated_counts(
-            cursor, release=source.release, layers=filters["layers"],
-            categories=filters["categories"], start=start, end=end,
-            include_other=include_other, cumulative=cumulative,
+            cursor, release=source.release, layers=query.layers, categories=query.categories,
+            start=query.start, end=query.end, include_other=query.include_other,
+            cumulative=query.cumulative,
         )
-        if estimate else None
+        if query.estimate else None
     )  # fmt: skip
     if fmt == "csv":
-        columns = [c for c in SeriesPoint.model_fields if cumulative or c != "cumulative_repos"]
-        columns += list(ESTIMATE_CSV_COLUMNS) if estimate else []
+        columns = [
+            c for c in SeriesPoint.model_fields if query.cumulative or c != "cumulative_repos"
+        ]
+        columns += list(ESTIMATE_CSV_COLUMNS) if query.estimate else []
         headers = {**release_headers(source), "X-Stackatlas-Unknown-Crossing": str(unknown)}
         return csv_response(
             estimated_columns(rows, estimated), columns, filename="monthly_counts.csv",
@@ -130,9 +168,9 @@ def get_monthly_counts(
     return MonthlySeries(
         release=source.release,
         data_date=source.data_date,
-        by=by,
-        basis=basis,
-        cumulative=cumulative,
+        by=query.by,
+        basis=query.basis,
+        cumulative=query.cumulative,
         unknown_crossing=unknown,
         items=[SeriesPoint.model_validate(row) for row in rows],
         human_confirmed=human_confirmed(cursor, source.release),

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from api.answers import release_answer
 from api.deps import CursorDep
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.http import IMMUTABLE_CACHE_CONTROL, cache_immutable
 from api.schemas import ReleaseDetail, ReleaseList, ReleaseSummary
-from warehouse.releases import Release, get_release, list_releases, write_parquet_bundle
+from warehouse.releases import Release, get_release, list_releases, parquet_bundle
 
 router = APIRouter(prefix="/v1", tags=["releases"])
 
@@ -76,15 +75,13 @@ def get_release_detail(
     responses=ZIP_RESPONSE,
     summary="A whole release as a zip of Parquet files (one per table) and its methodology",
 )
-def download_release(cursor: CursorDep, release_id: ReleaseId) -> Response:
+def download_release(request: Request, cursor: CursorDep, release_id: ReleaseId) -> Response:
     release = get_release(cursor, release_id)
-    with tempfile.TemporaryDirectory(prefix="stackatlas-release-") as workdir:
-        bundle = write_parquet_bundle(cursor, release.id, Path(workdir))
-    return Response(
-        bundle,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"',
-            "Cache-Control": IMMUTABLE_CACHE_CONTROL,
-        },
-    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="stackatlas-{release.id}.zip"',
+        "Cache-Control": IMMUTABLE_CACHE_CONTROL,
+    }
+    return release_answer(
+        request, release=release.id, pinned=True, fmt="zip", params={}, headers=headers,
+        build=lambda: Response(parquet_bundle(cursor, release.id), media_type="application/zip"),
+    )  # fmt: skip

@@ -14,7 +14,7 @@ import duckdb
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import CursorDep, WriteAccess
+from api.deps import CursorDep, WriteAccess, query_beside
 from api.errors import InvalidParameterError, error_responses
 from api.formats import CSV_RESPONSE, FormatDep, csv_response
 from api.pagination import decode_cursor, encode_cursor, next_url
@@ -227,12 +227,15 @@ def list_repositories(
     key, descending = _sort_key(sort)
     chosen = split_values("fields", fields, list(ITEM_FIELDS)) or ITEM_FIELDS
     after = _keyset(cursor_token, sort, offset)
-    total = count_repositories(cursor, filters)
-    # One row more than the page tells whether a next page exists.
-    rows = search_repositories(
-        cursor, filters, sort=key, descending=descending, limit=limit + 1, offset=offset,
-        after=after,
-    )
+    counting = query_beside(cursor, count_repositories, filters)  # the total, meanwhile the page
+    try:
+        # One row more than the page tells whether a next page exists.
+        rows = search_repositories(
+            cursor, filters, sort=key, descending=descending, limit=limit + 1, offset=offset,
+            after=after,
+        )
+    finally:
+        total = counting.result()
     more, rows = len(rows) > limit, rows[:limit]
     token = encode_cursor(sort, sort_value(rows[-1], key), rows[-1]["id"]) if more else None
     link = next_url(request, token)

@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import socket
 import subprocess
 import sys
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context", type=int, default=4096)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # a terminated launcher stops its server (SystemExit runs the context's exit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with tempfile.TemporaryDirectory(prefix="llama-") as directory:
         server = LlamaServer(Path(directory), args.port, args.threads, args.context)
         with server:

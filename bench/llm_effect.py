@@ -114,12 +114,16 @@ class TimedTransport(httpx.HTTPTransport):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seconds: list[float] = []
+        self.seconds: list[float] = []  # of the answered requests (200)
+        self.refused = 0  # other answers, such as a 422 to a response_format the server lacks
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         started = time.perf_counter()
         response = super().handle_request(request)
-        self.seconds.append(time.perf_counter() - started)
+        if response.status_code == 200:
+            self.seconds.append(time.perf_counter() - started)
+        else:
+            self.refused += 1
         return response
 
 
@@ -134,7 +138,8 @@ class LLMEffect:
     stats: LLMStats
     sent: list[int]  # sample positions put into requests, in the order sent
     left: list[int]  # unsure positions the budget left to the model
-    request_seconds: list[float] = field(default_factory=list)
+    request_seconds: list[float] = field(default_factory=list)  # answered requests
+    refused: int = 0  # HTTP answers other than 200 (a response_format step-down, retries)
     wall_seconds: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
@@ -161,7 +166,7 @@ def measure(args: argparse.Namespace) -> LLMEffect:
     # the refiner sends the unsure in count_priority's order until the budget is spent
     ordered = count_priority(before, unsure)
     return LLMEffect(sample, len(seeds), before, after, stats, ordered[:stats.sent],
-                     ordered[stats.sent:], transport.seconds, wall,
+                     ordered[stats.sent:], transport.seconds, transport.refused, wall,
                      (load_before, os.getloadavg()[0]))
 
 
@@ -251,8 +256,8 @@ def _cost_lines(effect: LLMEffect, prompt_price: float, completion_price: float)
     return [
         f"requests {stats.requests} ({stats.requests / size:.3f} per repository of the sample, "
         f"{stats.requests / sent:.2f} per repository sent, {stats.failed_requests} failed); "
-        f"{median:.1f} s per request (median of {len(seconds)}), {effect.wall_seconds:.0f} s "
-        "in all",
+        f"{median:.1f} s per answered request (median of {len(seconds)}; {effect.refused} "
+        f"other HTTP answers), {effect.wall_seconds:.0f} s in all",
         f"tokens {stats.total_tokens} (prompt {stats.prompt_tokens}, completion "
         f"{stats.completion_tokens}); per repository sent: prompt {per_sent[0]:.0f}, completion "
         f"{per_sent[1]:.0f}; per repository of the sample: {stats.total_tokens / size:.0f}",

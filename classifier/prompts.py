@@ -15,14 +15,18 @@ from typing import Any
 from classifier import taxonomy
 from classifier.labels import LabeledRepo, RepoText
 
-PROMPT_VERSION = f"p1-taxonomy{taxonomy.TAXONOMY_VERSION}"
+PROMPT_VERSION = f"p2-taxonomy{taxonomy.TAXONOMY_VERSION}"
 
 DESCRIPTION_CHARS = 300
 README_CHARS = 400
 MAX_TOPICS = 12
-# Room the answer needs per repository (JSON keys, a category, a one-sentence rationale).
-COMPLETION_TOKENS_PER_REPO = 110
-COMPLETION_TOKENS_OVERHEAD = 30
+RATIONALE_CHARS = 100
+# Room the answer needs per repository: about 35 tokens of keys, id, category, subcategory and
+# confidence, plus a rationale of at most RATIONALE_CHARS at two characters a token (English
+# runs near four). Completion tokens are what a request's time goes on with a local model, and
+# the answer asked for is kept short for that: no echoed name, a one-digit confidence.
+COMPLETION_TOKENS_PER_REPO = 35 + RATIONALE_CHARS // 2
+COMPLETION_TOKENS_OVERHEAD = 10
 
 REPOSITORIES_HEADING = "Repositories to classify (one JSON object per line):"
 
@@ -36,9 +40,9 @@ def system_prompt() -> str:
         f"{_category_lines()}\n\n"
         f"Hard cases:\n{_hard_case_lines()}\n\n"
         "Answer with JSON only, no prose, in this shape:\n"
-        '{"answers": [{"id": <the id given>, "full_name": "<owner/name>", '
-        '"category": "<one of the categories>", "subcategory": "<a subcategory or null>", '
-        '"confidence": <0 to 1>, "rationale": "<one sentence>"}]}\n'
+        '{"answers": [{"id": <the id given>, "category": "<one of the categories>", '
+        '"subcategory": "<a subcategory or null>", "confidence": <0 to 1, one decimal>, '
+        '"rationale": "<why, in at most 15 words>"}]}\n'
         "Give one answer per repository, in the order given."
     )
 
@@ -111,13 +115,12 @@ def answer_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "full_name": {"type": "string"},
             "category": {"type": "string", "enum": list(taxonomy.CATEGORIES)},
             "subcategory": {"type": ["string", "null"]},
             "confidence": {"type": "number"},
             "rationale": {"type": "string"},
         },
-        "required": ["id", "full_name", "category", "subcategory", "confidence", "rationale"],
+        "required": ["id", "category", "subcategory", "confidence", "rationale"],
         "additionalProperties": False,
     }
     return {
@@ -128,24 +131,36 @@ def answer_schema() -> dict[str, Any]:
     }
 
 
-# Lengths that keep a grammar-constrained answer short enough to finish within its token budget:
-# without them a small model held to the schema may ramble in a string until cut off.
-_MAX_LENGTHS = {"full_name": 80, "subcategory": 40, "rationale": 120}
+CONFIDENCES = [round(tenth / 10, 1) for tenth in range(11)]
 
 
 def bounded_answer_schema(count: int) -> dict[str, Any]:
-    """``answer_schema`` for a batch of ``count`` repositories, with exactly ``count`` answers
-    and bounded strings: for servers that compile the schema into a sampling grammar
-    (llama.cpp's JSON mode), where bounds make every answer finish and parse."""
-    schema = answer_schema()
-    answers = schema["properties"]["answers"]
-    answers.update(minItems=count, maxItems=count)
-    properties = answers["items"]["properties"]
-    for name, limit in _MAX_LENGTHS.items():
-        properties[name] = {"type": "string", "maxLength": limit}
-    properties["subcategory"] = {"anyOf": [properties["subcategory"], {"type": "null"}]}
-    properties["confidence"] = {"type": "number", "minimum": 0, "maximum": 1}
-    return schema
+    """``answer_schema`` for a batch of ``count`` repositories, for servers that compile the
+    schema into a sampling grammar (llama.cpp's JSON mode): answer ``i`` has id ``i`` (so each
+    repository gets exactly one), the subcategory is one of the taxonomy's, the confidence one
+    decimal and the rationale bounded, so that every answer finishes within
+    ``completion_budget(count)`` and parses."""
+    item = answer_schema()["properties"]["answers"]["items"]
+    subcategories = sorted({s for c in taxonomy.CATEGORIES.values() for s in c.subcategories})
+    properties = {
+        **item["properties"],
+        "subcategory": {"enum": [*subcategories, None]},
+        "confidence": {"enum": CONFIDENCES},
+        "rationale": {"type": "string", "maxLength": RATIONALE_CHARS},
+    }
+    answers = [
+        {**item, "properties": {**properties, "id": {"const": position}}}
+        for position in range(1, count + 1)
+    ]
+    return {
+        "type": "object",
+        "properties": {
+            "answers": {"type": "array", "prefixItems": answers, "items": False,
+                        "minItems": count, "maxItems": count},
+        },
+        "required": ["answers"],
+        "additionalProperties": False,
+    }
 
 
 def completion_budget(batch_size: int) -> int:

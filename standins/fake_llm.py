@@ -231,7 +231,6 @@ def _answer_row(
 ) -> dict[str, Any]:
     return {
         "id": repo.get("id"),
-        "full_name": repo.get("full_name"),
         "category": category,
         "subcategory": subcategory,
         "confidence": confidence,

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from classifier import prompts
 from classifier.labels import load_seed_labels
 from classifier.llm import FLAG_FALLBACK
 from classifier.model import train_model
 from classifier.service import classify_repositories, models_dir
-from stackatlas.settings import Settings
+from stackatlas.main import app
+from stackatlas.settings import Settings, get_settings
 from standins.fake_llm import FAKE_MODEL_ID, FakeLLMServer
 from tests.factories import add_repositories, make_repo
+from warehouse.db import connect
 from warehouse.labels import current_label, label_history
 from warehouse.repos import save_readme
 
@@ -170,3 +173,38 @@ def test_a_changed_text_the_llm_does_not_see_is_answered_from_the_cache(
     assert after["method"] == "llm" and after["text_hash"] != before["text_hash"]
     assert after["category"] == before["category"]
     assert after["prompt_version"] == prompts.PROMPT_VERSION
+
+
+def test_the_classify_command_runs_the_llm_stage_after_a_plain_run(
+    db_path: Path, server: FakeLLMServer, trained: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command as the README gives it: `classify`, then `classify --llm` with the endpoint
+    configured in the environment, then `classify` (the LLM on by default when configured)."""
+    con = connect(db_path)
+    add_repositories(con, [make_repo(repo_id, name, created=date(2023, 4, 1),
+                                     description=description)
+                           for repo_id, name, description in REPOS])
+    con.close()
+    shutil.copytree(trained, tmp_path / "data" / "models")  # the data dir conftest sets
+    for name, value in {"LLM_URL": server.url, "LLM_MODEL": FAKE_MODEL_ID,
+                        "LLM_THRESHOLD": "0.999"}.items():
+        monkeypatch.setenv(f"STACKATLAS_{name}", value)
+    get_settings.cache_clear()
+
+    def classify(*options: str) -> str:
+        result = CliRunner().invoke(app, ["classify", "--db", str(db_path), *options])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    assert "4 of 4 repositories labelled" in classify("--no-llm") and server.requests == []
+    answered = classify("--llm")
+    assert "4 of 4 repositories labelled (llm 4)" in answered and "LLM requests 1" in answered
+    assert "0 of 0 repositories labelled" in classify()
+    assert len(server.requests) == 1
+    con = connect(db_path)
+    try:
+        assert {label["method"] for label in labels(con).values()} == {"llm"}
+        assert cached_answers(con) == 4
+    finally:
+        con.close()

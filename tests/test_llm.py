@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import jsonschema
 import pytest
 
 from classifier import prompts, taxonomy
@@ -311,7 +312,7 @@ def test_429_waits_for_retry_after_then_succeeds() -> None:
         client = client_for(server.url, max_retries=3, sleep=waits.append)
         result = client.chat(prompts.build_messages(TEXTS[:1], []), prompts.answer_schema(), 99)
     assert waits == [7.0, 7.0]
-    assert json.loads(result.content)["answers"][0]["full_name"] == "acme/awesome-agents"
+    assert json.loads(result.content)["answers"][0]["id"] == 1
     assert result.usage_reported and result.total_tokens > 0
 
 
@@ -394,9 +395,39 @@ def test_rejected_json_schema_falls_back_to_json_mode(server: FakeLLMServer, sta
     assert strict["json_schema"]["schema"] == prompts.answer_schema()
     bounded = json_mode["schema"]
     assert bounded == prompts.bounded_answer_schema(len(TEXTS))
-    answers = bounded["properties"]["answers"]
-    assert answers["minItems"] == answers["maxItems"] == len(TEXTS)
-    assert answers["items"]["properties"]["rationale"]["maxLength"] > 0
+
+
+def _answer(position: int, **changes: object) -> dict[str, object]:
+    answer = {"id": position, "category": "models", "subcategory": "language",
+              "confidence": 0.7, "rationale": "Releases the weights of one model family."}
+    return {**answer, **changes}
+
+
+def test_bounded_schema_holds_each_answer_to_its_place_and_size() -> None:
+    bounded = prompts.bounded_answer_schema(2)
+    jsonschema.validate({"answers": [_answer(1), _answer(2, subcategory=None)]}, bounded)
+    jsonschema.validate({"answers": [_answer(1), _answer(2)]}, prompts.answer_schema())
+    wrong = [
+        [_answer(1)],  # one answer short
+        [_answer(1), _answer(1)],  # the same repository twice
+        [_answer(1), _answer(2), _answer(3)],
+        [_answer(1), _answer(2, confidence=0.95)],  # one decimal only: fewer tokens
+        [_answer(1), _answer(2, subcategory="quantum")],
+        [_answer(1), _answer(2, rationale="x" * (prompts.RATIONALE_CHARS + 1))],
+        [_answer(1), {**_answer(2), "full_name": "acme/tuner"}],  # nothing beyond the five keys
+    ]
+    for answers in wrong:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"answers": answers}, bounded)
+
+
+def test_bounded_schema_compiles_into_a_llama_cpp_grammar() -> None:
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    gbnf = grammar.json_schema_to_gbnf(json.dumps(prompts.bounded_answer_schema(3)))
+    # one rule per answer, each with its id fixed; the confidence is a choice of eleven
+    assert [line.split(" ::= ")[1] for line in gbnf.splitlines()
+            if "-id ::= " in line] == ['"1"', '"2"', '"3"']
+    assert '"0.0" | "0.1"' in gbnf and "number" not in gbnf
 
 
 def test_format_steps_down_to_a_plain_prompt() -> None:

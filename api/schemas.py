@@ -394,7 +394,9 @@ class ReviewAlternative(BaseModel):
 
 
 class ReviewItem(BaseModel):
-    rank: int = Field(description="1 = the confirmation expected to help the counts most.")
+    rank: int = Field(description=(
+        "1 = answer first. The queue goes by review score until 5% of the repositories are "
+        "human-confirmed, then in a fixed random order (a calibration sample)."))
     full_name: str
     description: str | None = None
     language: str | None = None
@@ -406,7 +408,7 @@ class ReviewItem(BaseModel):
         description="Categories by probability (adjusted to the estimated shares), likeliest first."
     )
     review_score: float = Field(
-        description="Expected change of the relative count error a confirmation brings."
+        description="Expected direct change of the relative count error a confirmation brings."
     )
     answer: str = Field(description="Where to send the answer (PUT, needs X-API-Key).")
 

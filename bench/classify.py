@@ -34,7 +34,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench import llm_effect  # noqa: E402
+from bench import counts, llm_effect  # noqa: E402
 from classifier import quantify  # noqa: E402
 from classifier.labels import LabeledRepo, load_seed_labels, read_labels  # noqa: E402
 from classifier.model import train_model  # noqa: E402
@@ -185,6 +185,10 @@ def main() -> None:
                         help="Only the count-error and simulated-review sections.")
     parser.add_argument("--shipped-only", action="store_true",
                         help="Only the shipped model's count error and the simulated review.")
+    parser.add_argument("--random-orders", type=int, default=5, metavar="N",
+                        help="Simulate the review with N draws (seeds 0..N-1) of the queue's "
+                             "calibration sample and N random orders, and print their medians "
+                             "(default 5).")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     if args.llm_url:
@@ -194,7 +198,8 @@ def main() -> None:
     ai_or_not = read_labels(args.data_dir / "ai_or_not_dev.tsv")
     seed_sets = {"no seeds": [], "seeds": load_seed_labels()}
     if args.counts_only or args.shipped_only:
-        count_sections(dev, ai_or_not, seed_sets["seeds"], dev_model=not args.shipped_only)
+        count_sections(dev, ai_or_not, seed_sets["seeds"], dev_model=not args.shipped_only,
+                       random_orders=args.random_orders)
         return
 
     print(f"5-fold CV on labels_dev.tsv ({len(dev)} rows)")
@@ -227,14 +232,13 @@ def main() -> None:
     both = dev + ai_or_not
     print(f"\nthroughput (median of 5 runs, {len(both)} repos): "
           f"{throughput(both):,.0f} repos/s")
-    count_sections(dev, ai_or_not, seed_sets["seeds"])
+    count_sections(dev, ai_or_not, seed_sets["seeds"], random_orders=args.random_orders)
 
 
 def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
-                   seeds: list[LabeledRepo], dev_model: bool = True) -> None:
+                   seeds: list[LabeledRepo], dev_model: bool = True,
+                   random_orders: int = 5) -> None:
     """Count error (dev-trained model in 5-fold CV, shipped model) and the simulated review."""
-    from bench import counts
-
     if dev_model:
         folds = []
         for train, test in _folds(dev):
@@ -252,10 +256,25 @@ def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
     counts.print_counts("shipped model (seed labels only) on labels_dev.tsv", [shipped_fold])
     print(f"\nsimulated review of labels_dev.tsv with the shipped model ({len(dev)} repos; "
           "count error estimated mean/worst, labelled mean; retrained after each batch)")
-    for name, order in (("ranked (ours)", counts.ranked_order),
-                        ("random order", counts.random_order())):
-        results = counts.simulate_review(dev, seeds, shipped, validation, order)
-        counts.print_review(name, results, len(dev))
+    def review(order: counts.Order) -> counts.ReviewResults:
+        return counts.simulate_review(dev, seeds, shipped, validation, order)
+
+    print_orders("queue's order (ours: by score, then a calibration sample)",
+                 [review(counts.queue_order(dev, salt)) for salt in range(max(1, random_orders))],
+                 len(dev))
+    counts.print_review("by score all the way (the queue without its calibration sample)",
+                        review(counts.score_order), len(dev))
+    print_orders("random order", [review(counts.random_order(seed))
+                                  for seed in range(random_orders)], len(dev))
+
+
+def print_orders(name: str, runs: list[counts.ReviewResults], population: int) -> None:
+    """Each run of the simulated review (one draw of a random order each), then their median."""
+    for index, results in enumerate(runs):
+        counts.print_review(f"{name} (seed {index})", results, population)
+    if len(runs) > 1:
+        counts.print_review(f"{name}, median of {len(runs)} seeds",
+                                  counts.median_results(runs), population)
 
 
 if __name__ == "__main__":

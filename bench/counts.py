@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from classifier import quantify
-from classifier.estimation import review_ranking
+from classifier.estimation import review_keys, review_order, review_ranking
 from classifier.labels import LabeledRepo
 from classifier.model import TrainedModel, train_model
 
@@ -86,12 +86,26 @@ def print_counts(name: str, folds: Sequence[FoldCounts],
 Order = Callable[[np.ndarray, np.ndarray, quantify.Validation, int], np.ndarray]
 
 
-def ranked_order(probabilities: np.ndarray, confirmed: np.ndarray,
-                 validation: quantify.Validation, count: int) -> np.ndarray:
-    """The product's order (classifier/estimation.py): the highest review score first."""
+def score_order(probabilities: np.ndarray, confirmed: np.ndarray,
+                validation: quantify.Validation, count: int) -> np.ndarray:
+    """The highest review score first, all the way (the queue's order before its calibration
+    sample; kept to show why the queue has one)."""
     _, scores = review_ranking(quantify.COUNT_METHOD, probabilities, validation, confirmed)
     scores = np.where(confirmed < 0, scores, -np.inf)
     return np.argsort(-scores, kind="stable")[:count]
+
+
+def queue_order(population: Sequence[LabeledRepo], salt: int = 0) -> Order:
+    """The product's order (classifier/estimation.py: review_order): by review score for the
+    first REVIEW_HEAD_SHARE, then a fixed pseudo-random order. The product keys each repository
+    by its id; here by its name and ``salt``, each salt one draw of the calibration sample."""
+    keys = review_keys([label.full_name.lower() for label in population], salt=f"{salt}:")
+
+    def order(probabilities: np.ndarray, confirmed: np.ndarray,
+              validation: quantify.Validation, count: int) -> np.ndarray:
+        _, scores = review_ranking(quantify.COUNT_METHOD, probabilities, validation, confirmed)
+        return review_order(scores, confirmed, keys)[:count]
+    return order
 
 
 def random_order(seed: int = 0) -> Order:
@@ -104,7 +118,7 @@ def random_order(seed: int = 0) -> Order:
 
 def simulate_review(population: Sequence[LabeledRepo], seeds: Sequence[LabeledRepo],
                     shipped: TrainedModel, seed_validation: quantify.Validation,
-                    order: Order) -> list[tuple[int, float, float, float, float]]:
+                    order: Order) -> ReviewResults:
     """Confirm repositories in ``order`` (the population's labels answer) and do what the
     product does after each batch: retrain on seeds plus the answers (human overrides),
     cross-validate that training set for the measured confusion, re-estimate. Returns
@@ -147,6 +161,16 @@ def _labelled_counts(model: TrainedModel, texts: Sequence, confirmed: np.ndarray
     labels = quantify.category_index([p.category for p in predictions])
     labels = np.where(confirmed >= 0, confirmed, labels)
     return np.bincount(labels, minlength=len(quantify.CATEGORIES))
+
+
+ReviewResults = list[tuple[int, float, float, float, float]]
+
+
+def median_results(runs: Sequence[ReviewResults]) -> ReviewResults:
+    """Per step, the median of each figure over several runs (e.g. random orders of several
+    seeds: one random order is a draw, not a measure)."""
+    return [(steps[0][0], *(float(np.median([s[k] for s in steps])) for k in range(1, 5)))
+            for steps in zip(*runs, strict=True)]
 
 
 def print_review(name: str, results: Sequence[tuple[int, float, float, float, float]],

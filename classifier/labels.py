@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from classifier import taxonomy
 from stackatlas.errors import LabelsFileError
@@ -134,19 +135,30 @@ def read_labels(path: Path | str) -> list[LabeledRepo]:
     except OSError as exc:
         raise LabelsFileError(f"cannot read labels file {path}: {exc.strerror}",
                               "check the path") from None
-    with handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = [column.strip().lower() for column in next(reader, [])]
-        _check_header(header, path)
-        labels = []
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(header):
-                raise _error(path, line, f"{len(row)} fields, the header has {len(header)}",
-                             "separate fields with one tab and keep tabs out of descriptions")
-            labels.append(_row_to_label(dict(zip(header, row, strict=False)), path, line))
+    try:
+        with handle:
+            return _parse_labels(handle, path)
+    except UnicodeDecodeError:
+        raise LabelsFileError(f"labels file {path} is not UTF-8 text",
+                              "save it as UTF-8 (tab-separated, with a header)") from None
+    except OSError as exc:
+        raise LabelsFileError(f"cannot read labels file {path}: {exc.strerror}",
+                              "check the path: a labels file, not a folder") from None
+
+
+def _parse_labels(handle: TextIO, path: Path) -> list[LabeledRepo]:
+    reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = [column.strip().lower() for column in next(reader, [])]
+    _check_header(header, path)
+    labels = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise _error(path, line, f"{len(row)} fields, the header has {len(header)}",
+                         "separate fields with one tab and keep tabs out of descriptions")
+        labels.append(_row_to_label(dict(zip(header, row, strict=False)), path, line))
     return labels
 
 

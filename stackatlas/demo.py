@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -31,14 +32,17 @@ def sample_snapshot_path(settings: Settings) -> Path:
 
 
 def fresh_demo_database(path: Path) -> None:
-    """Remove a previous demo database; refuse to touch one that holds a real crawl."""
+    """Remove a previous demo database; refuse to touch one that holds a real crawl, and keep
+    one that holds a person's labels under another name (answers nobody can re-run)."""
     if not path.exists():
         return
     con = connect(path, read_only=True, migrate=False)
     try:
         urls = con.execute("SELECT DISTINCT api_url FROM crawl_runs").fetchall()
+        human = con.execute("SELECT count(DISTINCT repo_id) FROM classifications "
+                            "WHERE method = 'human'").fetchall()
     except Exception:  # not a stackatlas database, or an empty one
-        urls = [("not a stackatlas demo database",)]
+        urls, human = [("not a stackatlas demo database",)], [(0,)]
     finally:
         con.close()
     if any(not str(url).startswith("http://127.0.0.1") for (url,) in urls):
@@ -46,6 +50,14 @@ def fresh_demo_database(path: Path) -> None:
             f"{path} holds data that is not from a demo",
             "give the demo another --db; it starts from a fresh database each time",
         )
+    if human[0][0]:
+        kept = path.with_name(f"{path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
+        path.rename(kept)
+        wal = path.with_name(path.name + ".wal")
+        if wal.exists():
+            wal.rename(kept.with_name(kept.name + ".wal"))
+        log.warning("the previous demo database held %d human labels: kept as %s",
+                    human[0][0], kept)
     for leftover in (path, path.with_name(path.name + ".wal")):
         leftover.unlink(missing_ok=True)
 

@@ -6,6 +6,9 @@ one line and exits non-zero; the API turns them into one JSON error shape.
 
 from __future__ import annotations
 
+import errno
+import re
+
 
 class StackatlasError(Exception):
     """Base class: something failed that the user can act on."""
@@ -108,3 +111,24 @@ class AuthError(StackatlasError):
     """A request lacks valid credentials (for example the API key of a write endpoint)."""
 
     http_status = 401
+
+
+class PathError(StackatlasError):
+    """A file or folder a command reads or writes cannot be used (missing, wrong kind, full)."""
+
+    exit_code = 2
+
+
+def path_error(exc: OSError) -> PathError:
+    """The one line for an operating-system error on a path given to a command."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename or "a file"
+    # Rust-backed writers (polars) raise a bare OSError whose text ends "(os error N): path"
+    code = exc.errno or next((int(n) for n in re.findall(r"\(os error (\d+)\)", reason)), None)
+    if code == errno.ENOSPC:
+        return PathError(f"cannot write {where}: {reason}", "free some disk space, then run again")
+    return PathError(
+        f"cannot use {where}: {reason}",
+        "check the path: its folder must exist, a file must not be a folder (or the reverse), "
+        "and it must be writable",
+    )

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from stackatlas import commands  # registers the commands on the app
 from stackatlas.cli import app
-from stackatlas.errors import DatabaseLockedError, StackatlasError
+from stackatlas.errors import DatabaseLockedError, StackatlasError, path_error
 from warehouse.db import database_error
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,10 @@ def main() -> None:
         _fail(exc)
     except duckdb.Error as exc:  # a write that failed under a command (full disk, damage)
         _fail(database_error(exc))
+    except BrokenPipeError:  # the reader of our output went away (`| head`): nothing to say
+        raise SystemExit(1) from None
+    except OSError as exc:  # a file or folder given to a command cannot be read or written
+        _fail(path_error(exc))
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")
         raise SystemExit(130) from None

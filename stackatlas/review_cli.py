@@ -1,7 +1,8 @@
 """`stackatlas review`: confirm or correct the labels whose answers help the counts most.
 
 Each answer is a human label (``classifier/overrides.py``): it wins over every machine label and
-trains the next model. The queue's order is the review score stored with the newest estimates.
+trains the next model. The queue's order is stored with the newest estimates
+(``classifier/estimation.py: review_order``): by review score first, then a calibration sample.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 """What a token may hold to travel in an HTTP header: visible ASCII, no space or line break."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STACKATLAS_",
@@ -122,6 +124,14 @@ class Settings(BaseSettings):
     stop_timeout: float = Field(
         8.0, gt=0, description="Seconds a stopping server waits for a job to checkpoint."
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("discovery_cron", "stars_cron", "readme_cron")
     @classmethod

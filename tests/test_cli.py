@@ -202,3 +202,62 @@ def test_counts_say_why_they_are_empty(tmp_path: Path) -> None:
     counted = run_cli("counts", "--db", str(db), cwd=tmp_path)
     assert counted.returncode == 0, counted.stderr
     assert "models" in counted.stdout
+
+
+def test_a_demo_database_with_human_labels_is_kept_aside_not_deleted(tmp_path: Path) -> None:
+    from stackatlas.demo import fresh_demo_database
+    from tests.factories import add_label, add_repositories, make_repo
+    from warehouse.db import connect
+
+    db = tmp_path / "demo.duckdb"
+    con = connect(db)
+    con.execute("INSERT INTO crawl_runs (started_at, status, mode, api_url)"
+                " VALUES (now(), 'succeeded', 'queries', 'http://127.0.0.1:9999')")
+    add_repositories(con, [make_repo(1, "acme/agent", created=date(2024, 1, 1))])
+    add_label(con, 1, "applications", method="human")
+    con.close()
+    fresh_demo_database(db)
+    assert not db.exists()
+    (kept,) = tmp_path.glob("demo.duckdb.*.bak")
+    con = connect(kept, read_only=True, migrate=False)
+    assert con.execute("SELECT count(*) FROM classifications WHERE method = 'human'"
+                       ).fetchall() == [(1,)]
+    con.close()
+
+
+def test_unusable_paths_and_settings_are_one_line_errors(tmp_path: Path) -> None:
+    from tests.factories import add_label, add_repositories, make_repo
+    from warehouse.db import connect
+
+    (tmp_path / "a-file").write_text("x")
+    db = str(tmp_path / "x.duckdb")
+    con = connect(db)
+    add_repositories(con, [make_repo(1, "acme/agent", created=date(2024, 1, 1))])
+    add_label(con, 1, "applications")
+    con.close()
+    cases = [
+        (("counts", "--db", db, "--csv", str(tmp_path / "missing" / "c.csv")), "missing"),
+        (("report", "--db", db, "--out", str(tmp_path / "a-file")), "a-file"),
+        (("sample", "--out", str(tmp_path), "--n", "10"), "Is a directory"),
+    ]
+    for args, named in cases:
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and named in result.stderr
+        assert "check the path" in result.stderr
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes("full_name\tcategory\ncaf\xe9/x\tmodels\n".encode("latin-1"))
+    result = run_cli("classifier", "eval", "--gold", str(latin), cwd=tmp_path)
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_log_level_is_an_invalid_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stackatlas", "release", "list", "--db", str(tmp_path / "x.db")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "HOME": str(tmp_path),
+             "STACKATLAS_LOG_LEVEL": "bogus"},
+    )
+    assert result.returncode == 2 and "log_level" in result.stderr
+    assert "Traceback" not in result.stderr

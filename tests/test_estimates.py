@@ -16,7 +16,13 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from classifier import quantify
-from classifier.estimation import estimate_and_store, population_rows, review_scores
+from classifier.estimation import (
+    estimate_and_store,
+    population_rows,
+    review_keys,
+    review_order,
+    review_scores,
+)
 from classifier.labels import LabeledRepo, load_seed_labels
 from classifier.model import TrainedModel, train_model
 from classifier.overrides import set_human_label
@@ -158,6 +164,33 @@ def test_review_scores_favour_uncertain_rows_of_small_categories() -> None:
     assert review_scores(rows, counts)[2] == 0.0
 
 
+def test_the_queue_goes_by_score_first_then_by_a_fixed_random_key() -> None:
+    rng = np.random.default_rng(7)
+    scores, keys = rng.random(100), review_keys(range(100))
+    nobody = np.full(100, -1)
+    order = review_order(scores, nobody, keys)
+    assert sorted(order) == list(range(100))
+    assert list(order[:5]) == list(np.argsort(-scores)[:5])  # 5% of 100 by score
+    assert list(keys[order[5:]]) == sorted(keys[order[5:]])
+    # confirmations count against the head and leave the queue
+    some = nobody.copy()
+    some[order[:3]] = 0
+    later = review_order(scores, some, keys)
+    assert len(later) == 97 and not set(later) & set(order[:3])
+    assert list(later[:2]) == list(order[3:5])
+    many = nobody.copy()
+    many[:10] = 1
+    rest = review_order(scores, many, keys)
+    assert list(keys[rest]) == sorted(keys[rest]) and len(rest) == 90
+
+
+def test_review_keys_are_fixed_uniform_numbers_per_repository() -> None:
+    keys = review_keys(range(2000))
+    assert np.array_equal(keys, review_keys(range(2000)))
+    assert ((keys >= 0) & (keys < 1)).all() and 0.45 < keys.mean() < 0.55
+    assert not np.array_equal(keys, review_keys(range(2000), salt="1:"))
+
+
 @pytest.fixture
 def client(warehouse: duckdb.DuckDBPyConnection, db_path: Path,
            small_model: tuple[TrainedModel, quantify.Validation]) -> Iterator[TestClient]:
@@ -199,15 +232,17 @@ def test_review_queue_is_ranked_and_answers_go_through_the_label_put(
 ) -> None:
     body = client.get("/v1/review?limit=3").json()
     assert body["total"] == 8 and body["human_confirmed"] == 0 and len(body["items"]) == 3
-    scores = [item["review_score"] for item in body["items"]]
-    assert scores == sorted(scores, reverse=True) and [i["rank"] for i in body["items"]] == [
-        1, 2, 3]
+    assert [i["rank"] for i in body["items"]] == [1, 2, 3]
+    # 8 repositories: no head by score (5% of 8 rounds to none), the calibration sample's order
+    everything = [item["full_name"] for item in client.get("/v1/review?limit=50").json()["items"]]
+    keys = review_keys([_id(name) for name in everything])
+    assert list(keys) == sorted(keys) and everything[:3] == [i["full_name"] for i in body["items"]]
     first = body["items"][0]
     probabilities = [a["probability"] for a in first["alternatives"]]
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 4
     assert first["label"]["method"] == "model" and first["answer"].startswith("PUT /v1/repos/")
     second_page = client.get("/v1/review?limit=3&offset=3").json()["items"]
-    assert second_page[0]["rank"] == 4 and second_page[0]["review_score"] <= scores[-1]
+    assert second_page[0]["rank"] == 4 and second_page[0]["full_name"] == everything[3]
     answer = client.put(f"/v1/repos/{first['full_name']}/label",
                         json={"category": "models"}, headers={"X-API-Key": API_KEY})
     assert answer.status_code == 200, answer.text
@@ -216,6 +251,7 @@ def test_review_queue_is_ranked_and_answers_go_through_the_label_put(
     assert first["full_name"] not in {item["full_name"] for item in after["items"]}
     assert client.get("/v1/summary").json()["human_confirmed"] == 1
     assert client.get("/v1/review?category=nonsense").status_code == 422
+    assert client.get("/v1/review?offset=99999999999999999999").status_code == 422
 
 
 def test_review_cli_accepts_corrects_skips_and_quits(

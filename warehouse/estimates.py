@@ -199,13 +199,13 @@ def human_confirmed(con: duckdb.DuckDBPyConnection, release: str | None = None) 
 _PROBABILITY_SCHEMA: dict[str, Any] = {
     "repo_id": pl.Int64, "model_version": pl.String, "categories": pl.List(pl.String),
     "probabilities": pl.List(pl.Float64), "review_score": pl.Float64,
-    "computed_at": pl.Datetime("us"),
+    "review_rank": pl.Int64, "computed_at": pl.Datetime("us"),
 }  # fmt: skip
 
 
 def save_probabilities(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> int:
     """Replace every stored per-repository probability row by ``rows`` (repo_id, model_version,
-    categories, probabilities, review_score, computed_at)."""
+    categories, probabilities, review_score, review_rank, computed_at)."""
     frame = rows.select(list(_PROBABILITY_SCHEMA)).cast(_PROBABILITY_SCHEMA)  # noqa: F841
     columns = ", ".join(_PROBABILITY_SCHEMA)
     con.execute("BEGIN TRANSACTION")
@@ -225,14 +225,15 @@ _QUEUE = """
            r.rationale, r.model_version, p.categories, p.probabilities, p.review_score
     FROM repo_probabilities p JOIN labelled_repositories r ON r.id = p.repo_id
     WHERE r.status = 'active' AND r.method IS DISTINCT FROM 'human' {extra}
-    ORDER BY p.review_score DESC, r.stars DESC NULLS LAST, r.id
+    ORDER BY p.review_rank NULLS LAST, p.review_score DESC, r.stars DESC NULLS LAST, r.id
 """
 
 
 def review_queue(con: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0,
                  category: str | None = None) -> list[dict[str, Any]]:
-    """Repositories without a human label, the one whose confirmation helps the counts most
-    first, with their current label and their probability of each category."""
+    """Repositories without a human label in the queue's stored order (``review_rank``; rows
+    stored before it existed by review score), with their current label and their probability
+    of each category."""
     extra, params = ("AND r.category = $category", {"category": category}) if category else (
         "", {})
     query = _QUEUE.format(extra=extra) + " LIMIT $limit OFFSET $offset"

@@ -428,6 +428,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "estimated counts with intervals", _COUNT_ESTIMATES),
     Migration(9, "job run history", _JOB_RUNS),
     Migration(11, "current labels as a table kept on label writes", _CURRENT_LABELS_TABLE),
+    Migration(
+        12,
+        "review queue position",
+        # The queue's order (classifier/estimation.py: review_order); rows stored before this
+        # migration have none and fall back to the review score until the next estimate.
+        "ALTER TABLE repo_probabilities ADD COLUMN review_rank INTEGER;",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -46,7 +46,7 @@ def get_review_queue(
     category: Annotated[
         str | None, Query(description="Only repositories currently labelled so.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ReviewQueue:
     category = checked_category(category)
     rows = review_queue(cursor, limit=limit, offset=offset, category=category)

@@ -256,6 +256,7 @@ def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
     counts.print_counts("shipped model (seed labels only) on labels_dev.tsv", [shipped_fold])
     print(f"\nsimulated review of labels_dev.tsv with the shipped model ({len(dev)} repos; "
           "count error estimated mean/worst, labelled mean; retrained after each batch)")
+
     def review(order: counts.Order) -> counts.ReviewResults:
         return counts.simulate_review(dev, seeds, shipped, validation, order)
 
@@ -263,7 +264,7 @@ def count_sections(dev: list[LabeledRepo], ai_or_not: list[LabeledRepo],
                  [review(counts.queue_order(dev, salt)) for salt in range(max(1, random_orders))],
                  len(dev))
     counts.print_review("by score all the way (the queue without its calibration sample)",
-                        review(counts.score_order), len(dev))
+                        review(counts.queue_order(dev, head_share=1.0)), len(dev))
     print_orders("random order", [review(counts.random_order(seed))
                                   for seed in range(random_orders)], len(dev))
 
@@ -274,7 +275,7 @@ def print_orders(name: str, runs: list[counts.ReviewResults], population: int) -
         counts.print_review(f"{name} (seed {index})", results, population)
     if len(runs) > 1:
         counts.print_review(f"{name}, median of {len(runs)} seeds",
-                                  counts.median_results(runs), population)
+                            counts.median_results(runs), population)
 
 
 if __name__ == "__main__":

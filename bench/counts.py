@@ -13,7 +13,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from classifier import quantify
-from classifier.estimation import review_keys, review_order, review_ranking
+from classifier.estimation import (
+    REVIEW_HEAD_SHARE,
+    review_keys,
+    review_order,
+    review_ranking,
+)
 from classifier.labels import LabeledRepo
 from classifier.model import TrainedModel, train_model
 
@@ -86,25 +91,18 @@ def print_counts(name: str, folds: Sequence[FoldCounts],
 Order = Callable[[np.ndarray, np.ndarray, quantify.Validation, int], np.ndarray]
 
 
-def score_order(probabilities: np.ndarray, confirmed: np.ndarray,
-                validation: quantify.Validation, count: int) -> np.ndarray:
-    """The highest review score first, all the way (the queue's order before its calibration
-    sample; kept to show why the queue has one)."""
-    _, scores = review_ranking(quantify.COUNT_METHOD, probabilities, validation, confirmed)
-    scores = np.where(confirmed < 0, scores, -np.inf)
-    return np.argsort(-scores, kind="stable")[:count]
-
-
-def queue_order(population: Sequence[LabeledRepo], salt: int = 0) -> Order:
+def queue_order(population: Sequence[LabeledRepo], salt: int = 0,
+                head_share: float = REVIEW_HEAD_SHARE) -> Order:
     """The product's order (classifier/estimation.py: review_order): by review score for the
-    first REVIEW_HEAD_SHARE, then a fixed pseudo-random order. The product keys each repository
-    by its id; here by its name and ``salt``, each salt one draw of the calibration sample."""
+    first ``head_share``, then a fixed pseudo-random order. The product keys each repository by
+    its id; here by its name and ``salt``, each salt one draw of the calibration sample.
+    ``head_share=1`` is the score order all the way (the queue before its calibration sample)."""
     keys = review_keys([label.full_name.lower() for label in population], salt=f"{salt}:")
 
     def order(probabilities: np.ndarray, confirmed: np.ndarray,
               validation: quantify.Validation, count: int) -> np.ndarray:
         _, scores = review_ranking(quantify.COUNT_METHOD, probabilities, validation, confirmed)
-        return review_order(scores, confirmed, keys)[:count]
+        return review_order(scores, confirmed, keys, head_share)[:count]
     return order
 
 

@@ -131,12 +131,7 @@ def read_labels(path: Path | str) -> list[LabeledRepo]:
     """Read one labels file; LabelsFileError names the file, the line and the allowed values."""
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise LabelsFileError(f"cannot read labels file {path}: {exc.strerror}",
-                              "check the path") from None
-    try:
-        with handle:
+        with path.open(encoding="utf-8", newline="") as handle:
             return _parse_labels(handle, path)
     except UnicodeDecodeError:
         raise LabelsFileError(f"labels file {path} is not UTF-8 text",

@@ -50,16 +50,15 @@ def fresh_demo_database(path: Path) -> None:
             f"{path} holds data that is not from a demo",
             "give the demo another --db; it starts from a fresh database each time",
         )
+    kept = path.with_name(f"{path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
+    for leftover, aside in ((path, kept), (path.with_name(path.name + ".wal"),
+                                           kept.with_name(kept.name + ".wal"))):
+        if human[0][0] and leftover.exists():
+            leftover.rename(aside)
+        leftover.unlink(missing_ok=True)
     if human[0][0]:
-        kept = path.with_name(f"{path.name}.{datetime.now():%Y%m%d-%H%M%S}.bak")
-        path.rename(kept)
-        wal = path.with_name(path.name + ".wal")
-        if wal.exists():
-            wal.rename(kept.with_name(kept.name + ".wal"))
         log.warning("the previous demo database held %d human labels: kept as %s",
                     human[0][0], kept)
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STACKATLAS_",
